@@ -1,0 +1,70 @@
+# Satark Mitra. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+RASA := $(BIN)/rasa
+export PYTHONPATH := $(CURDIR)
+export SATARK_VAR_DIR ?= $(CURDIR)/var
+# Rasa and TensorFlow: no telemetry, quiet start-up.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_WARN_20 := 0
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
+MODEL_STAMP := models/.trained
+
+.PHONY: help install train run shell test test-unit test-dialogue bench lint migrate lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create .venv with Python 3.10 and install the pinned requirements
+
+$(VENV)/.installed: requirements.lock
+	@py="$$(scripts/find_python310.sh)" || exit 1; \
+	 echo "Using $$py"; \
+	 [ -x $(BIN)/python ] || "$$py" -m venv $(VENV); \
+	 $(BIN)/python -m pip install --quiet --upgrade pip==24.2 && \
+	 $(BIN)/python -m pip install --quiet --no-deps -r requirements.lock && \
+	 $(BIN)/python -m pip check >/dev/null && touch $@
+
+migrate: install ## Apply database migrations to DATABASE_URL (default: SQLite under var/)
+	@$(BIN)/python -m satark.db.migrate
+
+$(MODEL_STAMP): $(TRAINING_INPUTS) | install
+	$(RASA) train --fixed-model-name satark --out models
+	@touch $@
+
+train: install ## Train the Rasa model (only when training data, domain or config changed)
+	@$(MAKE) --no-print-directory $(MODEL_STAMP)
+
+run: install migrate train ## Start action server, Rasa server, WhatsApp sandbox and dashboard (SQLite)
+	@scripts/run.sh
+
+shell: install migrate train ## Chat with the bot in the terminal (starts the action server)
+	@scripts/shell.sh
+
+test: install migrate train lint test-dialogue test-unit ## Everything: lint, data validation, test conversations, pytest
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+
+test-dialogue: install train ## rasa data validate + test conversations with --fail-on-prediction-errors
+	@scripts/validate_data.sh
+	$(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
+
+test-unit: install train ## pytest: actions, data layer, connector, end to end
+	$(BIN)/pytest -q
+
+bench: install ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency
+	$(BIN)/python -m bench.nlu
+
+lock: ## Re-resolve requirements.txt into requirements.lock (needs network)
+	@py="$$(scripts/find_python310.sh)" && rm -rf /tmp/satark-lock && "$$py" -m venv /tmp/satark-lock && \
+	 /tmp/satark-lock/bin/pip install --quiet -r requirements.txt && \
+	 /tmp/satark-lock/bin/pip freeze --all --exclude-editable | grep -vE "^pip==" > requirements.lock
+
+clean: ## Remove the virtualenv, trained models and runtime state
+	rm -rf $(VENV) models/*.tar.gz $(MODEL_STAMP) var/results

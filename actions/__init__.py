@@ -1,0 +1,1 @@
+"""Rasa custom actions: thin classes; the work is done by the `satark` core package."""

@@ -1,0 +1,1 @@
+"""Satark Mitra core: what the actions, the WhatsApp connector and the dashboard share."""

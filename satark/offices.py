@@ -1,0 +1,114 @@
+"""Ranges, districts and their offices, loaded from a YAML file (`OFFICES_FILE`).
+
+Deployments differ only in this file: adding a district or a range needs no code change.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from satark.settings import get_settings
+from satark.text import match_key
+
+FUZZY_CUTOFF = 0.8
+
+
+@dataclass(frozen=True)
+class Office:
+    code: str
+    name: dict[str, str]
+    kind: str  # "SP" for a district office, "DIG" for a range office
+
+
+@dataclass(frozen=True)
+class District:
+    code: str
+    name: dict[str, str]
+    aliases: tuple[str, ...]
+    office: Office
+    range_code: str
+
+    def label(self, language: str | None) -> str:
+        return self.name.get(language or "en", self.name["en"])
+
+
+@dataclass(frozen=True)
+class PoliceRange:
+    code: str
+    name: dict[str, str]
+    office: Office
+    districts: tuple[District, ...]
+
+
+@dataclass(frozen=True)
+class OfficeDirectory:
+    ranges: tuple[PoliceRange, ...]
+
+    @property
+    def districts(self) -> tuple[District, ...]:
+        return tuple(d for r in self.ranges for d in r.districts)
+
+    @property
+    def offices(self) -> tuple[Office, ...]:
+        return tuple(o for r in self.ranges for o in (r.office, *(d.office for d in r.districts)))
+
+    def district(self, code: str | None) -> District | None:
+        return next((d for d in self.districts if d.code == code), None)
+
+    def range_of(self, district: District) -> PoliceRange:
+        return next(r for r in self.ranges if r.code == district.range_code)
+
+    def match_district(self, text: str | None) -> District | None:
+        """The district a citizen meant, from a name, code, list number or common misspelling."""
+        key = match_key(text or "")
+        if not key:
+            return None
+        if key.isdigit() and 1 <= int(key) <= len(self.districts):
+            return self.districts[int(key) - 1]
+        names = self._names()
+        if key in names:
+            return names[key]
+        for word in key.split():  # "ghazipur me", "जिला गाज़ीपुर"
+            if word in names:
+                return names[word]
+        close = difflib.get_close_matches(key, list(names), n=1, cutoff=FUZZY_CUTOFF)
+        return names[close[0]] if close else None
+
+    def _names(self) -> dict[str, District]:
+        names: dict[str, District] = {}
+        for district in self.districts:
+            for name in (district.code, *district.name.values(), *district.aliases):
+                names[match_key(name)] = district
+        return names
+
+
+def _office(data: dict, kind: str) -> Office:
+    return Office(code=data["code"], name=data["name"], kind=kind)
+
+
+def parse_offices(data: dict) -> OfficeDirectory:
+    ranges = []
+    for item in data["ranges"]:
+        districts = tuple(
+            District(
+                code=d["code"],
+                name=d["name"],
+                aliases=tuple(d.get("aliases", ())),
+                office=_office(d["office"], "SP"),
+                range_code=item["code"],
+            )
+            for d in item["districts"]
+        )
+        ranges.append(PoliceRange(item["code"], item["name"], _office(item["office"], "DIG"), districts))
+    return OfficeDirectory(tuple(ranges))
+
+
+@lru_cache(maxsize=4)
+def load_offices(path: Path | None = None) -> OfficeDirectory:
+    file = path or get_settings().offices_file
+    return parse_offices(yaml.safe_load(Path(file).read_text(encoding="utf-8")))

@@ -1,0 +1,79 @@
+"""Settings, read from environment variables only (documented in `.env.example`).
+
+Read lazily so that tests and tools can change the environment before first use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SECRET = "change-me"
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    path = Path(value) if value else default
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    offices_file: Path
+    categories_file: Path
+    receipt_secret: str
+    dev_mode: bool
+    media_dir: Path
+    max_wrong_codes: int
+    wrong_code_window_minutes: int
+
+    def secret_file(self, name: str) -> Path:
+        return self.var_dir / "secrets" / name
+
+
+def _local_secret(var_dir: Path, name: str) -> str:
+    """A development secret generated once and kept in the git-ignored runtime folder."""
+    path = var_dir / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    var_dir = _path("SATARK_VAR_DIR", PROJECT_ROOT / "var")
+    dev_mode = _flag("SATARK_DEV_MODE", default=True)
+    receipt_secret = os.environ.get("RECEIPT_SECRET", "")
+    if not receipt_secret or receipt_secret == EXAMPLE_SECRET:
+        if not dev_mode:
+            raise RuntimeError(
+                "RECEIPT_SECRET must be set to a long random value outside development mode "
+                "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        receipt_secret = _local_secret(var_dir, "receipt_secret")
+    return Settings(
+        var_dir=var_dir,
+        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'satark.db'}",
+        offices_file=_path("OFFICES_FILE", PROJECT_ROOT / "config" / "offices.yml"),
+        categories_file=_path("CATEGORIES_FILE", PROJECT_ROOT / "config" / "categories.yml"),
+        receipt_secret=receipt_secret,
+        dev_mode=dev_mode,
+        media_dir=_path("MEDIA_DIR", var_dir / "media"),
+        max_wrong_codes=int(os.environ.get("MAX_WRONG_CODES", "5")),
+        wrong_code_window_minutes=int(os.environ.get("WRONG_CODE_WINDOW_MINUTES", "15")),
+    )

@@ -1,0 +1,66 @@
+"""The crime categories, with names and descriptions in Hindi and English, from one data file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from satark.settings import get_settings
+
+LANGUAGES = ("hi", "en")
+INTENT_PREFIX = "report_"
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    name: dict[str, str]
+    description: dict[str, str]
+
+    @property
+    def intent(self) -> str:
+        return INTENT_PREFIX + self.key
+
+    def label(self, language: str | None) -> str:
+        return self.name.get(language or "en", self.name["en"])
+
+
+@lru_cache(maxsize=4)
+def load_categories(path: Path | None = None) -> tuple[Category, ...]:
+    data = yaml.safe_load((path or get_settings().categories_file).read_text(encoding="utf-8"))
+    return tuple(
+        Category(key=item["key"], name=item["name"], description=item["description"])
+        for item in data["categories"]
+    )
+
+
+def category_keys() -> tuple[str, ...]:
+    return tuple(category.key for category in load_categories())
+
+
+def get_category(key: str | None) -> Category | None:
+    return next((c for c in load_categories() if c.key == key), None)
+
+
+def category_from_intent(intent: str | None) -> Category | None:
+    if not intent or not intent.startswith(INTENT_PREFIX):
+        return None
+    return get_category(intent[len(INTENT_PREFIX):])
+
+
+STATUS_LABELS = {
+    "new": {"en": "Received, waiting to be assigned", "hi": "प्राप्त, सौंपे जाने की प्रतीक्षा में"},
+    "assigned": {"en": "Assigned to an officer", "hi": "अधिकारी को सौंपी गई"},
+    "in_progress": {"en": "Under investigation", "hi": "जाँच जारी है"},
+    "action_taken": {"en": "Action taken", "hi": "कार्रवाई की गई"},
+    "closed": {"en": "Closed", "hi": "बंद"},
+    "rejected": {"en": "Closed without action", "hi": "बिना कार्रवाई बंद"},
+}
+
+
+def status_label(status: str, language: str | None) -> str:
+    labels = STATUS_LABELS.get(status, {"en": status, "hi": status})
+    return labels.get(language or "en", labels["en"])

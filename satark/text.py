@@ -1,0 +1,32 @@
+"""Text normalisation shared by district matching, receipt codes and NLU."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+NUKTA = "\u093c"
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+# Nukta letters in their precomposed form, mapped to the plain letter citizens usually type.
+NUKTA_LETTERS = str.maketrans({
+    "\u0958": "\u0915", "\u0959": "\u0916", "\u095a": "\u0917", "\u095b": "\u091c",
+    "\u095c": "\u0921", "\u095d": "\u0922", "\u095e": "\u092b", "\u095f": "\u092f",
+    "\u0929": "\u0928", "\u0931": "\u0930", "\u0934": "\u0933",
+})
+DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
+CHANDRABINDU = "\u0901"
+ANUSVARA = "\u0902"
+
+
+def normalize_hindi(text: str) -> str:
+    """NFC, no zero-width characters, nukta and chandrabindu folded, Devanagari digits as ASCII."""
+    text = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH)
+    text = text.translate(NUKTA_LETTERS).replace(NUKTA, "").replace(CHANDRABINDU, ANUSVARA)
+    return text.translate(DEVANAGARI_DIGITS)
+
+
+def match_key(text: str) -> str:
+    """A lower-case, punctuation-free form for comparing names typed in either script."""
+    text = normalize_hindi(text).casefold()
+    text = re.sub(r"[^\w\u0900-\u097f]+", " ", text)
+    return " ".join(text.split())
