@@ -32,8 +32,9 @@ from satark.text import match_key
 log = logging.getLogger(__name__)
 
 GUESS_MIN_CONFIDENCE = 0.25
+# Matched on `match_key` text (words separated by single spaces); `\b` fails on Devanagari vowel signs.
 URGENT = re.compile(
-    r"\b(abhi|abi|abhie|right now|now|happening|turant|jaldi|emergency|अभी|तुरंत|इसी वक्त|इस समय)\b"
+    r"(?:^| )(abhi|abi|abhie|right now|now|happening|turant|jaldi|emergency|अभी|तुरंत|इसी वक्त|इस समय)(?= |$)"
 )
 SKIP_WORDS = {
     "skip", "no", "none", "nothing", "nahi", "nahin", "nhi", "na", "kuch nahi", "koi nahi",

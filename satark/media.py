@@ -21,9 +21,10 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import sessionmaker
@@ -201,7 +202,8 @@ def strip_container(path: Path, ffmpeg: str) -> bool:
         str(stripped),
     ]
     try:
-        result = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS)
+        result = subprocess.run(  # noqa: S603 (fixed argument list, no shell)
+            command, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired) as error:
         log.warning("ffmpeg could not run (%s); evidence stored with its metadata", type(error).__name__)
         stripped.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_SECRET = "change-me"
+EXAMPLE_SECRET = "change-me"  # noqa: S105 - the placeholder in .env.example, refused outside dev mode
 
 
 def _flag(name: str, default: bool = False) -> bool:

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Chat with the bot in this terminal: starts the action server, then `rasa shell`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f .env ] && { set -a; . ./.env; set +a; }
+VAR="${SATARK_VAR_DIR:-$PWD/var}"
+mkdir -p "$VAR/logs"
+.venv/bin/rasa run actions --port "${ACTIONS_PORT:-5055}" >"$VAR/logs/actions-shell.log" 2>&1 &
+actions=$!
+trap 'kill $actions 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:${ACTIONS_PORT:-5055}/health" >/dev/null 2>&1 && break; sleep 1; done
+.venv/bin/rasa shell --model models/satark.tar.gz --endpoints endpoints.yml
