@@ -17,7 +17,7 @@ trap stop INT TERM EXIT
 if [ -z "${WHATSAPP_ACCESS_TOKEN:-}" ]; then
   # Development: the connector talks to the local Graph API stand-in instead of Meta.
   export SATARK_DEV_MODE="${SATARK_DEV_MODE:-true}"
-  export WHATSAPP_API_URL="http://127.0.0.1:$SANDBOX_PORT/v21.0"
+  export WHATSAPP_API_URL="http://127.0.0.1:$SANDBOX_PORT/v22.0"
   export WHATSAPP_ACCESS_TOKEN=sandbox-token WHATSAPP_PHONE_NUMBER_ID=100000000000001
   export WHATSAPP_APP_SECRET="${WHATSAPP_APP_SECRET:-sandbox-app-secret}"
   export WHATSAPP_VERIFY_TOKEN="${WHATSAPP_VERIFY_TOKEN:-sandbox-verify-token}"
@@ -28,7 +28,7 @@ $BIN/rasa run actions --port "$ACTIONS_PORT" >"$VAR/logs/actions.log" 2>&1 & pid
 $BIN/rasa run --model models/satark.tar.gz --port "$RASA_PORT" --enable-api \
   --credentials credentials.yml --endpoints endpoints.yml >"$VAR/logs/rasa.log" 2>&1 & pids+=($!)
 if [ -n "${SANDBOX:-}" ] && [ -d sandbox ]; then
-  $BIN/python -m sandbox --port "$SANDBOX_PORT" --webhook "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
+  $BIN/python -m sandbox serve --port "$SANDBOX_PORT" --webhook "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
     >"$VAR/logs/sandbox.log" 2>&1 & pids+=($!)
 fi
 $BIN/streamlit run dashboard/app.py --server.port "$DASHBOARD_PORT" --server.headless true \

@@ -12,12 +12,16 @@ if context.config.config_file_name is not None:
 
 
 def run_migrations_online() -> None:
-    url = context.config.attributes.get("database_url")
-    with get_engine(url).connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
-        with context.begin_transaction():
-            context.run_migrations()
+    # A private engine, disposed afterwards, so no migration connection outlives the upgrade.
+    engine = get_engine.__wrapped__(context.config.attributes.get("database_url"))
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=Base.metadata,
+                              render_as_batch=connection.dialect.name == "sqlite")
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 
 
 run_migrations_online()
