@@ -36,10 +36,10 @@ GUESS_MIN_CONFIDENCE = 0.25
 URGENT = re.compile(
     r"(?:^| )(abhi|abi|abhie|right now|now|happening|turant|jaldi|emergency|अभी|तुरंत|इसी वक्त|इस समय)(?= |$)"
 )
-SKIP_WORDS = {
-    "skip", "no", "none", "nothing", "nahi", "nahin", "nhi", "na", "kuch nahi", "koi nahi",
-    "नहीं", "नही", "कुछ नहीं", "कोई नहीं", "छोड़ें", "छोडें", "छोड़ो", "skip karo", "no evidence",
-}
+SKIP_WORDS = frozenset(map(match_key, (
+    "skip", "no", "none", "nothing", "nahi", "nahin", "nhi", "na", "kuch nahi", "koi nahi", "chhodo",
+    "नहीं", "नही", "कुछ नहीं", "कोई नहीं", "छोड़ें", "छोड़ो", "skip karo", "no evidence", "सबूत नहीं है",
+)))
 MEDIA_ATTACHED = "media"
 FIELDS = ("category", "district", "place", "incident_time", "details", "evidence")
 
@@ -97,6 +97,12 @@ class ValidateReportForm(FormValidationAction):
             slots.update(description=clip(latest_text(tracker)), category_guess=guess_category(tracker),
                          draft_id=tracker.get_slot("draft_id") or new_draft_id())
         return slots
+
+    async def extract_evidence(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        """"Skip" in any wording ends the evidence question, even when NLU read it as "cancel"."""
+        if tracker.get_slot("requested_slot") == "evidence" and match_key(latest_text(tracker)) in SKIP_WORDS:
+            return {"evidence": "none"}
+        return {}
 
     async def extract_category(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "category":

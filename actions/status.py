@@ -30,11 +30,9 @@ async def checked_code(value: str | None, dispatcher: CollectingDispatcher, trac
     return {"receipt_code": None}
 
 
-class ReceiptCodeValidation(FormValidationAction):
-    """Shared by the status and follow-up forms."""
-
-    def name(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+class ReceiptCodeValidation:
+    """Receipt-code extraction and checks shared by the status and follow-up forms (a mixin, so the
+    action server does not register it as an action of its own)."""
 
     async def extract_receipt_code(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("receipt_code"):
@@ -46,12 +44,12 @@ class ReceiptCodeValidation(FormValidationAction):
         return await checked_code(value, dispatcher, tracker)
 
 
-class ValidateStatusForm(ReceiptCodeValidation):
+class ValidateStatusForm(ReceiptCodeValidation, FormValidationAction):
     def name(self) -> str:
         return "validate_status_form"
 
 
-class ValidateFollowupForm(ReceiptCodeValidation):
+class ValidateFollowupForm(ReceiptCodeValidation, FormValidationAction):
     def name(self) -> str:
         return "validate_followup_form"
 

@@ -156,3 +156,9 @@ def test_wrong_codes_get_a_clear_answer_then_a_pause(runtime):
 def test_form_validation_events_are_slot_sets():
     _, events = form_turn("place", "Zamania ghat", language="en")
     assert SlotSet("place", "Zamania ghat") in events
+
+
+def test_skip_in_hindi_is_not_taken_for_cancel():
+    tracker = make_tracker({"requested_slot": "evidence", "language": "hi"}, intent="cancel", text="छोड़ें")
+    _, events = run(ValidateReportForm(), tracker)
+    assert slots_of(events)["evidence"] == "none"
