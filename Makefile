@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 RASA := $(BIN)/rasa
 export PYTHONPATH := $(CURDIR)
 export SATARK_VAR_DIR ?= $(CURDIR)/var
+# `make run`, `make shell` and the tests are development: secrets missing from the environment are
+# generated under var/secrets/. Production sets SATARK_DEV_MODE=false and real secrets (README).
+export SATARK_DEV_MODE ?= true
 # Rasa and TensorFlow: no telemetry, quiet start-up.
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2

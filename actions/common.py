@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from satark.offices import load_offices
 from satark.taxonomy import load_categories
@@ -70,3 +72,17 @@ def district_list(language: str) -> str:
 
 def reset_draft() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in DRAFT_SLOTS] + [SlotSet("stage", "idle")]
+
+
+class KeepsExtractedSlots(FormValidationAction):
+    """rasa-sdk returns only the validated *required* slots and silently drops what `extract_*`
+    methods set on other slots (the category guess, evidence ids, a draft started by a complaint).
+    This keeps those, so a form turn that only changes them is not lost or rejected."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        extraction_events = await self.get_extraction_events(dispatcher, tracker, domain)
+        tracker.add_slots(extraction_events)
+        validation_events = await self._extract_validation_events(dispatcher, tracker, domain)
+        validated = {event["name"] for event in validation_events if event.get("event") == "slot"}
+        kept = [event for event in extraction_events if event["name"] not in validated]
+        return kept + validation_events

@@ -8,11 +8,12 @@ import re
 import uuid
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    KeepsExtractedSlots,
     category_buttons,
     clip,
     district_buttons,
@@ -73,7 +74,7 @@ def evidence_events(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[
     return [SlotSet("evidence_ids", ids)]
 
 
-class ValidateReportForm(FormValidationAction):
+class ValidateReportForm(KeepsExtractedSlots):
     def name(self) -> str:
         return "validate_report_form"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import clip, entity, language_of, latest_intent, latest_text
+from actions.common import KeepsExtractedSlots, clip, entity, language_of, latest_intent, latest_text
 from actions.report import evidence_events
 from satark import reports
 from satark.receipts import find_code, format_code, normalize_code
@@ -44,12 +44,12 @@ class ReceiptCodeValidation:
         return await checked_code(value, dispatcher, tracker)
 
 
-class ValidateStatusForm(ReceiptCodeValidation, FormValidationAction):
+class ValidateStatusForm(ReceiptCodeValidation, KeepsExtractedSlots):
     def name(self) -> str:
         return "validate_status_form"
 
 
-class ValidateFollowupForm(ReceiptCodeValidation, FormValidationAction):
+class ValidateFollowupForm(ReceiptCodeValidation, KeepsExtractedSlots):
     def name(self) -> str:
         return "validate_followup_form"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from satark.settings import get_settings
+from satark.taxonomy import bilingual
 from satark.text import match_key
 
 FUZZY_CUTOFF = 0.8
@@ -88,7 +89,7 @@ class OfficeDirectory:
 
 
 def _office(data: dict, kind: str) -> Office:
-    return Office(code=data["code"], name=data["name"], kind=kind)
+    return Office(code=data["code"], name=bilingual(data["name"], data["code"]), kind=kind)
 
 
 def parse_offices(data: dict) -> OfficeDirectory:
@@ -97,14 +98,15 @@ def parse_offices(data: dict) -> OfficeDirectory:
         districts = tuple(
             District(
                 code=d["code"],
-                name=d["name"],
+                name=bilingual(d["name"], d["code"]),
                 aliases=tuple(d.get("aliases", ())),
                 office=_office(d["office"], "SP"),
                 range_code=item["code"],
             )
             for d in item["districts"]
         )
-        ranges.append(PoliceRange(item["code"], item["name"], _office(item["office"], "DIG"), districts))
+        ranges.append(PoliceRange(item["code"], bilingual(item["name"], item["code"]),
+                                  _office(item["office"], "DIG"), districts))
     return OfficeDirectory(tuple(ranges))
 
 

@@ -57,7 +57,7 @@ def _local_secret(var_dir: Path, name: str) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     var_dir = _path("SATARK_VAR_DIR", PROJECT_ROOT / "var")
-    dev_mode = _flag("SATARK_DEV_MODE", default=True)
+    dev_mode = _flag("SATARK_DEV_MODE", default=False)
     receipt_secret = os.environ.get("RECEIPT_SECRET", "")
     if not receipt_secret or receipt_secret == EXAMPLE_SECRET:
         if not dev_mode:

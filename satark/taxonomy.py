@@ -28,11 +28,20 @@ class Category:
         return self.name.get(language or "en", self.name["en"])
 
 
+def bilingual(value: object, where: str) -> dict[str, str]:
+    """A {hi, en} text pair from a data file; anything else is a mistake in the file."""
+    if not (isinstance(value, dict) and set(value) == set(LANGUAGES) and all(
+            isinstance(text, str) and text.strip() for text in value.values())):
+        raise ValueError(f"{where}: expected Hindi and English texts {{hi: ..., en: ...}}, got {value!r}")
+    return value
+
+
 @lru_cache(maxsize=4)
 def load_categories(path: Path | None = None) -> tuple[Category, ...]:
     data = yaml.safe_load((path or get_settings().categories_file).read_text(encoding="utf-8"))
     return tuple(
-        Category(key=item["key"], name=item["name"], description=item["description"])
+        Category(key=item["key"], name=bilingual(item["name"], item["key"]),
+                 description=bilingual(item["description"], item["key"]))
         for item in data["categories"]
     )
 

@@ -16,18 +16,14 @@ trap stop INT TERM EXIT
 
 if [ -z "${WHATSAPP_ACCESS_TOKEN:-}" ]; then
   # Development: the connector talks to the local Graph API stand-in instead of Meta.
-  export SATARK_DEV_MODE="${SATARK_DEV_MODE:-true}"
-  export WHATSAPP_API_URL="http://127.0.0.1:$SANDBOX_PORT/v22.0"
-  export WHATSAPP_ACCESS_TOKEN=sandbox-token WHATSAPP_PHONE_NUMBER_ID=100000000000001
-  export WHATSAPP_APP_SECRET="${WHATSAPP_APP_SECRET:-sandbox-app-secret}"
-  export WHATSAPP_VERIFY_TOKEN="${WHATSAPP_VERIFY_TOKEN:-sandbox-verify-token}"
+  eval "$($BIN/python -m sandbox env --port "$SANDBOX_PORT")"
   SANDBOX=1
 fi
 
 $BIN/rasa run actions --port "$ACTIONS_PORT" >"$VAR/logs/actions.log" 2>&1 & pids+=($!)
 $BIN/rasa run --model models/satark.tar.gz --port "$RASA_PORT" --enable-api \
   --credentials credentials.yml --endpoints endpoints.yml >"$VAR/logs/rasa.log" 2>&1 & pids+=($!)
-if [ -n "${SANDBOX:-}" ] && [ -d sandbox ]; then
+if [ -n "${SANDBOX:-}" ]; then
   $BIN/python -m sandbox serve --port "$SANDBOX_PORT" --webhook "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook" \
     >"$VAR/logs/sandbox.log" 2>&1 & pids+=($!)
 fi
@@ -48,7 +44,7 @@ Satark Mitra is running (logs in $VAR/logs):
   Action server:               http://127.0.0.1:$ACTIONS_PORT/health
   Dashboard:                   http://127.0.0.1:$DASHBOARD_PORT
 MSG
-[ -n "${SANDBOX:-}" ] && [ -d sandbox ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/"
+[ -n "${SANDBOX:-}" ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/"
 echo "Press Ctrl-C to stop."
 wait -n "${pids[@]}"
 echo "A process stopped; shutting down. See $VAR/logs."

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .env ] && { set -a; . ./.env; set +a; }
 VAR="${SATARK_VAR_DIR:-$PWD/var}"
+# Rasa expands every ${VAR} in credentials.yml even for the shell: use the sandbox's values.
+[ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] || eval "$(.venv/bin/python -m sandbox env)"
 mkdir -p "$VAR/logs"
 .venv/bin/rasa run actions --port "${ACTIONS_PORT:-5055}" >"$VAR/logs/actions-shell.log" 2>&1 &
 actions=$!

@@ -24,6 +24,7 @@ def runtime(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'satark.db'}")
     monkeypatch.delenv("OFFICES_FILE", raising=False)
     monkeypatch.delenv("RECEIPT_SECRET", raising=False)
+    monkeypatch.setenv("SATARK_DEV_MODE", "true")
     clear_caches()
     upgrade()
     yield tmp_path / "var"

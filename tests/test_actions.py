@@ -162,3 +162,30 @@ def test_skip_in_hindi_is_not_taken_for_cancel():
     tracker = make_tracker({"requested_slot": "evidence", "language": "hi"}, intent="cancel", text="छोड़ें")
     _, events = run(ValidateReportForm(), tracker)
     assert slots_of(events)["evidence"] == "none"
+
+
+def test_declining_the_guess_clears_it_so_the_menu_is_offered():
+    tracker = make_tracker({"requested_slot": "category", "category_guess": "drugs", "language": "en"},
+                           intent="deny", text="no")
+    _, events = run(ValidateReportForm(), tracker)
+    assert slots_of(events) == {"category_guess": None}
+
+
+def test_a_photo_at_the_evidence_step_is_kept_in_the_draft():
+    tracker = make_tracker({"requested_slot": "evidence", "language": "en", "evidence_ids": ["a1"]},
+                           intent="share_evidence", text='/share_evidence{"evidence_id":"b2"}',
+                           entities=[{"entity": "evidence_id", "value": "b2"}])
+    messages, events = run(ValidateReportForm(), tracker)
+    assert slots_of(events)["evidence_ids"] == ["a1", "b2"]
+    assert slots_of(events)["evidence"] == "media"
+    assert responses(messages) == ["utter_evidence_received"]
+
+
+def test_a_complaint_instead_of_a_language_choice_starts_the_draft_in_hindi():
+    tracker = make_tracker({"requested_slot": "language"}, intent="report_gambling",
+                           text="mohalle me roz satta chalta hai")
+    _, events = run(ValidateReportForm(), tracker)
+    slots = slots_of(events)
+    assert slots["language"] == "hi"
+    assert slots["category_guess"] == "gambling"
+    assert slots["description"] == "mohalle me roz satta chalta hai"

@@ -19,7 +19,8 @@ CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}")
 def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e-rest")
     database_url = f"sqlite:///{workdir / 'satark.db'}"
-    stack = Stack(workdir, env={"DATABASE_URL": database_url, "SATARK_VAR_DIR": str(workdir / "var")})
+    stack = Stack(workdir, env={"DATABASE_URL": database_url, "SATARK_VAR_DIR": str(workdir / "var"),
+                                   "SATARK_DEV_MODE": "true"})
     stack.prepare_database()
     try:
         stack.start_action_server()

@@ -50,3 +50,27 @@ def test_switching_to_the_zone_file_needs_no_code_change(runtime, monkeypatch):
     offices = receiving_offices(directory, directory.match_district("sonbhadra"))
     assert [o.code for o in offices] == ["SP-SBD", "DIG-MZP"]
     assert Path(ZONE_FILE).exists()
+
+
+def test_every_office_and_category_has_hindi_and_english_names(runtime):
+    from satark.taxonomy import load_categories
+
+    directory = load_offices()
+    assert all(set(o.name) == {"hi", "en"} for o in directory.offices)
+    assert directory.district("GZP").office.name["en"] == "SP Office, Ghazipur"
+    categories = load_categories()
+    assert len(categories) == 13
+    assert get_drugs(categories).description["en"] == "Ganja, smack, heroin, pills and other drugs"
+
+
+def get_drugs(categories):
+    return next(c for c in categories if c.key == "drugs")
+
+
+def test_a_name_without_both_languages_is_refused(tmp_path):
+    from satark.offices import parse_offices
+
+    broken = {"ranges": [{"code": "R", "name": {"en": "Range"}, "office": {"code": "D", "name": {"en": "x", "hi": "y"}},
+                          "districts": []}]}
+    with pytest.raises(ValueError, match="Hindi and English"):
+        parse_offices(broken)

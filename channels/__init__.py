@@ -1,0 +1,1 @@
+"""Rasa input/output channels of Satark Mitra (the WhatsApp Cloud API connector)."""

@@ -1,0 +1,1 @@
+"""WhatsApp sandbox: a local Graph API stand-in and a chat page, for development and tests."""

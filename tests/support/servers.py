@@ -1,0 +1,160 @@
+"""The real system as subprocesses for end-to-end tests: action server, Rasa server, sandbox.
+
+Each runs on a free loopback port with its own environment (database, runtime folder, WhatsApp
+settings pointing at the sandbox), is waited for until healthy, and is stopped cleanly. Use one
+`Stack` per test module: starting Rasa takes 20-40 s.
+
+    stack = Stack(tmp_path, env={...})
+    stack.prepare_database()
+    stack.start_action_server()
+    stack.start_sandbox()               # only for WhatsApp tests
+    stack.start_rasa(credentials={...}, tracker_store={...}, debug=True)
+    ...
+    stack.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+MODEL = Path(os.environ.get("SATARK_TEST_MODEL") or ROOT / "models" / "satark.tar.gz")  # trained by `make train`
+RASA_START_TIMEOUT = 300.0  # generous: loading TensorFlow models on 2 busy cores
+ACTION_START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    port: int
+    output: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.output.read_text(errors="replace") if self.output.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """Processes of one test module; `workdir` holds their configuration and output files."""
+
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    rasa_port: int = field(default_factory=free_port)  # known early: the sandbox posts to it
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.logs = self.workdir / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    def environment(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "SATARK_", "RASA_"))}
+        return {**base, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
+                "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_WARN_20": "0", "PYTHONUNBUFFERED": "1",
+                **self.env}
+
+    def _spawn(self, name: str, command: list[str], port: int) -> Service:
+        output = self.logs / f"{name}.out"
+        handle = output.open("wb")
+        process = subprocess.Popen(command, cwd=ROOT, env=self.environment(), stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        handle.close()
+        service = Service(name, process, port, output)
+        self.services[name] = service
+        return service
+
+    def _wait(self, service: Service, path: str, timeout: float, ready: Any = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited ({service.process.returncode}):\n{service.tail()}")
+            try:
+                response = requests.get(service.url + path, timeout=2)
+                if response.status_code == 200 and (ready is None or ready(response)):
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{service.name} not healthy after {timeout:.0f} s:\n{service.tail()}")
+
+    def prepare_database(self) -> None:
+        """Apply the migrations to the stack's DATABASE_URL."""
+        subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], cwd=ROOT,
+                       env=self.environment(), check=True, capture_output=True)
+
+    def start_action_server(self, debug: bool = False) -> Service:
+        port = free_port()
+        command = [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
+        service = self._spawn("actions", command + (["--debug"] if debug else []), port)
+        self._wait(service, "/health", ACTION_START_TIMEOUT)  # rasa-sdk answers {"status": "ok"}
+        return service
+
+    def start_sandbox(self, webhook_url: str | None = None) -> Service:
+        """The Graph API stand-in; the webhook URL defaults to the Rasa server started later."""
+        port = free_port()
+        webhook = webhook_url or f"http://127.0.0.1:{self.rasa_port}/webhooks/whatsapp/webhook"
+        service = self._spawn("sandbox", [str(VENV_BIN / "python"), "-m", "sandbox", "serve",
+                                          "--port", str(port), "--webhook", webhook], port)
+        self._wait(service, "/_sandbox/requests", 30)
+        self.env.setdefault("WHATSAPP_API_URL", f"{service.url}/v22.0")
+        return service
+
+    def start_rasa(self, *, credentials: dict[str, Any] | None = None,
+                   tracker_store: dict[str, Any] | None = None, debug: bool = False,
+                   model: Path = MODEL) -> Service:
+        """`rasa run` with the REST channel (and any given channels), the API enabled, healthy
+        once a model is loaded."""
+        if "actions" not in self.services:
+            raise RuntimeError("start the action server first")
+        endpoints = {"action_endpoint": {"url": f"{self.services['actions'].url}/webhook"}}
+        if tracker_store:
+            endpoints["tracker_store"] = tracker_store
+        (self.workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+        (self.workdir / "credentials.yml").write_text(yaml.safe_dump({"rest": None, **(credentials or {})}))
+        port = self.rasa_port
+        command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
+                   "-i", "127.0.0.1", "--credentials", str(self.workdir / "credentials.yml"),
+                   "--endpoints", str(self.workdir / "endpoints.yml"), "--enable-api"]
+        if debug:
+            command += ["--debug", "--log-file", str(self.logs / "rasa.log")]
+        service = self._spawn("rasa", command, port)
+        self._wait(service, "/status", RASA_START_TIMEOUT, ready=lambda r: bool(r.json().get("model_file")))
+        return service
+
+    def stop(self) -> None:
+        """SIGTERM every process group (Rasa and Sanic shut down gracefully), SIGKILL laggards."""
+        for service in reversed(list(self.services.values())):
+            if service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        for service in self.services.values():
+            try:
+                service.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait(5)
+        self.services.clear()

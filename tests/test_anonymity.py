@@ -1,0 +1,322 @@
+"""Identity never goes past the connector.
+
+The end-to-end test runs a whole report through the real stack (sandbox Graph API, connector in
+`rasa run` with DEBUG logging and a SQL tracker store, action server, database), with a photo
+and a voice note carrying the citizen's name and number in their metadata, then scans every file
+the system wrote for the phone number in all common formats and for the profile name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from channels.whatsapp import WhatsAppConfig
+from sandbox import payloads
+from sandbox.server import DEFAULTS
+from satark import media
+from satark.anonymity import AnonymizationKeyError, Anonymizer, check_key
+from satark.db.models import EvidenceItem, Report
+from satark.settings import EXAMPLE_SECRET
+from tests.support.servers import MODEL, ROOT, VENV_BIN, Stack, free_port
+
+PHONE = "919876543210"
+NAME = "Zorawar Pratapsinh"
+PHONE_FORMATS = ["+91 98765 43210", "919876543210", "9876543210", "98765-43210", "98765 43210",
+                 "+919876543210", "98765\u00a043210"]
+KEY = "e2e-anonymization-key-" + "7" * 40
+CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
+
+
+# -- the key and the pseudonyms -------------------------------------------------------------------
+
+def test_sender_id_is_a_keyed_hash_of_the_whatsapp_id():
+    anonymizer = Anonymizer(KEY.encode())
+    sender = anonymizer.sender_id(wa_id=PHONE)
+    assert re.fullmatch(r"[0-9a-f]{64}", sender)
+    assert sender == anonymizer.sender_id(wa_id="+91 98765 43210")  # formatting does not matter
+    assert sender != Anonymizer(b"another key of the same length......................").sender_id(wa_id=PHONE)
+    assert sender != anonymizer.sender_id(wa_id="919876543211")
+    assert anonymizer.sender_id(user_id="IN.1648738043044942") != anonymizer.sender_id(wa_id="1648738043044942")
+    assert anonymizer.message_key("wamid.X") != anonymizer.sender_id(wa_id="wamid.X")
+    assert KEY not in repr(anonymizer)
+    with pytest.raises(ValueError):
+        anonymizer.sender_id()
+
+
+@pytest.mark.parametrize("value", [None, "", EXAMPLE_SECRET, "too-short"])
+def test_outside_development_mode_a_proper_key_is_required(value):
+    with pytest.raises(AnonymizationKeyError, match="ANONYMIZATION_KEY"):
+        check_key(value, dev_mode=False)
+    assert check_key(value, dev_mode=True) is None  # development mode generates one instead
+
+
+def test_development_mode_generates_and_keeps_a_key(tmp_path, monkeypatch):
+    from satark.anonymity import load_anonymizer
+    from satark.settings import get_settings
+
+    monkeypatch.setenv("SATARK_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("SATARK_DEV_MODE", "1")
+    monkeypatch.delenv("ANONYMIZATION_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        first, second = load_anonymizer(), load_anonymizer()
+    finally:
+        get_settings.cache_clear()
+    assert first.sender_id(wa_id=PHONE) == second.sender_id(wa_id=PHONE)
+    key_file = tmp_path / "secrets" / "anonymization_key"
+    assert key_file.stat().st_mode & 0o077 == 0
+
+
+def test_connector_refuses_the_example_key(monkeypatch):
+    from satark.settings import get_settings
+
+    monkeypatch.setenv("SATARK_DEV_MODE", "0")
+    monkeypatch.setenv("RECEIPT_SECRET", "r" * 40)
+    monkeypatch.setenv("ANONYMIZATION_KEY", EXAMPLE_SECRET)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(AnonymizationKeyError):
+            WhatsAppConfig.from_credentials({"verify_token": "v", "app_secret": "s", "access_token": "t",
+                                             "phone_number_id": "1"})
+    finally:
+        get_settings.cache_clear()
+
+
+# -- the real stack -------------------------------------------------------------------------------
+
+def require_model() -> None:
+    assert MODEL.exists(), f"{MODEL} is missing: run `make train` first"
+
+
+@pytest.mark.parametrize("key", [None, EXAMPLE_SECRET])
+def test_rasa_server_refuses_to_start_without_a_proper_key(tmp_path, key):
+    require_model()
+    stack = Stack(tmp_path, env={"SATARK_DEV_MODE": "0", "RECEIPT_SECRET": "r" * 40,
+                                 "SATARK_VAR_DIR": str(tmp_path / "var"), **DEFAULTS,
+                                 "WHATSAPP_API_URL": "http://127.0.0.1:9/v22.0"})
+    environment = {k: v for k, v in stack.environment().items() if k != "ANONYMIZATION_KEY"}
+    if key:
+        environment["ANONYMIZATION_KEY"] = key
+    (tmp_path / "credentials.yml").write_text((ROOT / "credentials.yml").read_text())
+    result = subprocess.run(
+        [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(free_port()), "-i", "127.0.0.1",
+         "--credentials", str(tmp_path / "credentials.yml")],
+        env=environment, capture_output=True, text=True, timeout=240)
+    assert result.returncode != 0
+    assert "ANONYMIZATION_KEY" in result.stdout + result.stderr
+
+
+class Citizen:
+    """Talks to the bot through the sandbox like a WhatsApp user: signed webhooks, taps buttons."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.graph = stack.services["sandbox"].url
+        self.webhook = f"http://127.0.0.1:{stack.rasa_port}/webhooks/whatsapp/webhook"
+        self.seen = 0
+        self.history: list[dict] = []
+        self.transcript: list[str] = []
+        self.wamids: list[str] = []
+
+    def _post(self, *messages: dict) -> None:
+        payload = payloads.user_messages(DEFAULTS["WHATSAPP_PHONE_NUMBER_ID"], PHONE, NAME, list(messages))
+        self.wamids += [m["id"] for m in payload["entry"][0]["changes"][0]["value"]["messages"]]
+        body = payloads.encode(payload)
+        response = requests.post(self.webhook, data=body, timeout=10, headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": payloads.sign(body, DEFAULTS["WHATSAPP_APP_SECRET"])})
+        assert response.status_code == 200
+
+    def replies(self, timeout: float = 60.0) -> list[dict]:
+        """The bot's messages since the last call, once it has stopped talking for a moment."""
+        deadline, last_count, quiet_since = time.monotonic() + timeout, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            sent = requests.get(f"{self.graph}/_chat/messages", params={"phone": PHONE}, timeout=10).json()
+            if len(sent) != last_count:
+                last_count, quiet_since = len(sent), time.monotonic()
+            elif last_count > self.seen and time.monotonic() - quiet_since > 1.5:
+                new = [item["message"] for item in sent[self.seen:]]
+                self.seen = len(sent)
+                self.history += new
+                self.transcript += [json.dumps(m, ensure_ascii=False)[:300] for m in new]
+                return new
+            time.sleep(0.2)
+        raise AssertionError("the bot did not answer:\n" + "\n".join(self.transcript[-10:]))
+
+    def say(self, text: str) -> list[dict]:
+        self.transcript.append(f"> {text}")
+        self._post(payloads.text(text))
+        return self.replies()
+
+    def send(self, *messages: dict, label: str) -> list[dict]:
+        self.transcript.append(f"> [{label}]")
+        self._post(*messages)
+        return self.replies()
+
+    def tap(self, wanted: str) -> list[dict]:
+        """Tap the newest button or list row whose title contains `wanted` (case-insensitive)."""
+        for message in reversed(self.history):
+            interactive = message.get("interactive") or {}
+            options = [b["reply"] for b in interactive.get("action", {}).get("buttons", [])]
+            options += [r for s in interactive.get("action", {}).get("sections", []) for r in s["rows"]]
+            for option in options:
+                if wanted.lower() in (option["title"] + option.get("description", "")).lower():
+                    self.transcript.append(f"> tap {option['title']}")
+                    kind = payloads.button_reply if interactive["type"] == "button" else payloads.list_reply
+                    self._post(kind(option["id"], option["title"]))
+                    return self.replies()
+        raise AssertionError(f"no option {wanted!r} offered:\n" + "\n".join(self.transcript[-6:]))
+
+    def upload(self, data: bytes, mime_type: str) -> tuple[str, str]:
+        reply = requests.post(f"{self.graph}/_sandbox/media", data=data, params={"mime_type": mime_type},
+                              timeout=10).json()
+        return reply["id"], reply["sha256"]
+
+
+def texts_of(replies: list[dict]) -> list[str]:
+    return [m["text"]["body"] if m["type"] == "text" else m["interactive"]["body"]["text"]
+            for m in replies if m["type"] in ("text", "interactive")]
+
+
+PROMPTS = ("Choose your language", "In your own words", "I understood this as", "choose a category",
+           "Which district", "could not match", "Where is it happening", "When did it happen", "Tell me more",
+           "evidence", "Evidence received", "Please check")
+
+
+def latest_prompt(replies: list[dict]) -> str:
+    """The newest bot message that asks something the citizen recognises."""
+    return next((text for text in reversed(texts_of(replies)) if any(p in text for p in PROMPTS)), "")
+
+
+def identifying_photo() -> bytes:
+    exif = Image.Exif()
+    exif[0x013B] = f"{NAME} +91 98765 43210"
+    exif.get_ifd(0x8825).update({1: "N", 2: (25.0, 18.0, 3.5), 3: "E", 4: (82.0, 58.0, 26.1)})
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "green").save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def identifying_voice_note(folder: Path) -> bytes:
+    path = folder / "note.ogg"
+    subprocess.run([media.find_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1",
+                    "-c:a", "libopus", "-metadata", f"artist={NAME}", "-metadata", "comment=9876543210",
+                    str(path)], check=True)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def conversation(tmp_path_factory):
+    """One full report through the real stack; yields (system folder, stack, receipt code)."""
+    require_model()
+    root = tmp_path_factory.mktemp("anonymity")
+    system = root / "system"
+    system.mkdir()
+    stack = Stack(root / "stack", env={
+        "SATARK_DEV_MODE": "0", "ANONYMIZATION_KEY": KEY, "RECEIPT_SECRET": "receipt-" + "5" * 40,
+        "SATARK_VAR_DIR": str(system / "var"), "DATABASE_URL": f"sqlite:///{system / 'satark.db'}",
+        **DEFAULTS,
+    })
+    try:
+        stack.prepare_database()
+        stack.start_action_server(debug=True)
+        stack.start_sandbox()
+        stack.start_rasa(debug=True, tracker_store={"type": "SQL", "dialect": "sqlite",
+                                                    "db": str(system / "tracker.db")},
+                         credentials=yaml_credentials())
+        citizen = Citizen(stack)
+        code = report_a_crime(citizen, root)
+        yield system, stack, code, citizen
+    finally:
+        stack.stop()
+
+
+def yaml_credentials() -> dict:
+    return {"channels.whatsapp.WhatsAppInput": {
+        "verify_token": "${WHATSAPP_VERIFY_TOKEN}", "app_secret": "${WHATSAPP_APP_SECRET}",
+        "access_token": "${WHATSAPP_ACCESS_TOKEN}", "phone_number_id": "${WHATSAPP_PHONE_NUMBER_ID}",
+        "api_url": "${WHATSAPP_API_URL}", "retry_backoff_seconds": 0.05}}
+
+
+def report_a_crime(citizen: Citizen, folder: Path) -> str:
+    """Follow the bot's questions (recognised by their English wording) until a receipt code."""
+    replies = citizen.say("Hello")
+    evidence_sent = False
+    for _ in range(25):
+        found = CODE.search("\n".join(texts_of(replies)))
+        if found:
+            return found.group(0)
+        said = latest_prompt(replies)
+        if "Choose your language" in said:
+            replies = citizen.tap("English")
+        elif "In your own words" in said:
+            replies = citizen.say("Illegal liquor is sold every night from a shed behind the school.")
+        elif "I understood this as" in said:
+            replies = citizen.tap("Yes")
+        elif "choose a category" in said:
+            replies = citizen.tap("liquor")
+        elif "Which district" in said or "could not match" in said:
+            replies = citizen.say("Varanasi")
+        elif "Where is it happening" in said:
+            replies = citizen.send(payloads.location(25.2761, 83.0037, "Lanka", "near BHU gate"), label="pin")
+        elif "When did it happen" in said:
+            replies = citizen.say("every night around 10 pm")
+        elif "Tell me more" in said:
+            replies = citizen.say("Two men with a white van bring the cartons.")
+        elif "Evidence received" in said or (evidence_sent and "evidence" in said):
+            replies = citizen.tap("Skip")
+        elif "evidence" in said:
+            photo, voice = citizen.upload(identifying_photo(), "image/jpeg"), \
+                citizen.upload(identifying_voice_note(folder), "audio/ogg")
+            replies = citizen.send(payloads.media("image", *photo, "image/jpeg", caption="the shed"),
+                                   payloads.media("audio", *voice, "audio/ogg", voice=True), label="photo+voice")
+            evidence_sent = True
+        elif "Please check" in said:
+            replies = citizen.tap("Send")
+        else:
+            raise AssertionError("unexpected bot message:\n" + "\n".join(citizen.transcript[-8:]))
+    raise AssertionError("no receipt code after 25 turns:\n" + "\n".join(citizen.transcript))
+
+
+def test_the_report_with_its_evidence_is_stored(conversation):
+    system, _, code, _ = conversation
+    engine = create_engine(f"sqlite:///{system / 'satark.db'}", future=True)
+    with Session(engine) as session:
+        [report] = session.execute(select(Report)).scalars().all()
+        items = session.execute(select(EvidenceItem)).scalars().all()
+    assert report.category == "illegal_liquor" and report.district_code == "VNS"
+    assert {item.kind for item in items} == {"image", "voice"}
+    assert all(item.report_id == report.id for item in items)
+    assert all((system / "var" / "media" / item.stored_name).exists() for item in items)
+    assert code
+
+
+def test_no_file_the_system_wrote_contains_the_number_or_the_name(conversation):
+    system, stack, _, citizen = conversation
+    stack.stop()  # flush and close every log and database file before reading them
+    files = [p for p in [*system.rglob("*"), *stack.logs.rglob("*")] if p.is_file()]
+    names = {p.name for p in files}
+    assert {"satark.db", "tracker.db", "rasa.log", "rasa.out", "actions.out"} <= names
+    assert any(p.parent.name == "media" for p in files)
+    needles = [*PHONE_FORMATS, NAME, *NAME.split(), *citizen.wamids]
+    hits = []
+    for path in files:
+        data = path.read_bytes()
+        for needle in needles:
+            for encoding in ("utf-8", "utf-16-le"):
+                if needle.encode(encoding) in data:
+                    hits.append(f"{path.name}: {needle!r} ({encoding})")
+    assert hits == []
+    debug_log = (stack.logs / "rasa.log").read_text(errors="replace")
+    assert "DEBUG" in debug_log and "whatsapp" in debug_log  # the scan covered real debug output
