@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -78,6 +79,10 @@ class KeepsExtractedSlots(FormValidationAction):
     """rasa-sdk returns only the validated *required* slots and silently drops what `extract_*`
     methods set on other slots (the category guess, evidence ids, a draft started by a complaint).
     This keeps those, so a form turn that only changes them is not lost or rejected."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """Abstract, so the action server does not register this base class as an action."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         extraction_events = await self.get_extraction_events(dispatcher, tracker, domain)

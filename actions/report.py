@@ -204,15 +204,18 @@ class ActionShowCategoryMenu(Action):
 
 
 class ActionCaptureComplaint(Action):
-    """Start a draft from a complaint (or a category tapped in the menu) typed outside the form."""
+    """Start a draft from a complaint (or a category tapped in the menu) typed outside the form;
+    at the summary, add what was written to the draft's details instead."""
 
     def name(self) -> str:
         return "action_capture_complaint"
 
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
         if tracker.get_slot("stage") == "summary":
-            dispatcher.utter_message(response="utter_draft_pending")
-            return []
+            # More words at the summary (a photo's caption, a detail remembered late) join the draft.
+            added = clip(" ".join(filter(None, (tracker.get_slot("details"), latest_text(tracker)))))
+            dispatcher.utter_message(response="utter_added_to_draft")
+            return [SlotSet("details", added)]
         events = reset_draft() + [SlotSet("draft_id", new_draft_id())]
         chosen = get_category(entity(tracker, "category"))
         if latest_intent(tracker) == "choose_category" and chosen:

@@ -25,7 +25,7 @@ from satark.db.session import get_session_factory
 from satark.offices import OfficeDirectory, load_offices
 from satark.receipts import receipt_code_for, receipt_hash
 from satark.routing import receiving_offices
-from satark.settings import get_settings
+from satark.settings import get_receipt_secret, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
     """Store a confirmed report once; a retry with the same draft key returns the same receipt."""
     factory = factory or get_session_factory()
     directory = directory or load_offices()
-    secret = get_settings().receipt_secret
+    secret = get_receipt_secret()
     code = receipt_code_for(draft.draft_key, secret)
     district = directory.district(draft.district_code)
     if district is None:
@@ -157,7 +157,7 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
 
 def _find_by_code(session: Session, code: str) -> Report | None:
     try:
-        key = receipt_hash(code, get_settings().receipt_secret)
+        key = receipt_hash(code, get_receipt_secret())
     except ValueError:
         return None
     return session.execute(queries.report_by_receipt_hash(key)).scalar_one_or_none()
@@ -201,7 +201,7 @@ def code_exists(code: str, factory: sessionmaker | None = None) -> bool:
 
 
 def _sender_key(sender_id: str) -> str:
-    secret = get_settings().receipt_secret
+    secret = get_receipt_secret()
     return hashlib.sha256(f"{secret}:throttle:{sender_id}".encode()).hexdigest()
 
 

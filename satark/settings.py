@@ -34,7 +34,6 @@ class Settings:
     database_url: str
     offices_file: Path
     categories_file: Path
-    receipt_secret: str
     dev_mode: bool
     media_dir: Path
     max_wrong_codes: int
@@ -57,23 +56,28 @@ def _local_secret(var_dir: Path, name: str) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     var_dir = _path("SATARK_VAR_DIR", PROJECT_ROOT / "var")
-    dev_mode = _flag("SATARK_DEV_MODE", default=False)
-    receipt_secret = os.environ.get("RECEIPT_SECRET", "")
-    if not receipt_secret or receipt_secret == EXAMPLE_SECRET:
-        if not dev_mode:
-            raise RuntimeError(
-                "RECEIPT_SECRET must be set to a long random value outside development mode "
-                "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
-            )
-        receipt_secret = _local_secret(var_dir, "receipt_secret")
     return Settings(
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'satark.db'}",
         offices_file=_path("OFFICES_FILE", PROJECT_ROOT / "config" / "offices.yml"),
         categories_file=_path("CATEGORIES_FILE", PROJECT_ROOT / "config" / "categories.yml"),
-        receipt_secret=receipt_secret,
-        dev_mode=dev_mode,
+        dev_mode=_flag("SATARK_DEV_MODE", default=False),
         media_dir=_path("MEDIA_DIR", var_dir / "media"),
         max_wrong_codes=int(os.environ.get("MAX_WRONG_CODES", "5")),
         wrong_code_window_minutes=int(os.environ.get("WRONG_CODE_WINDOW_MINUTES", "15")),
     )
+
+
+@lru_cache(maxsize=1)
+def get_receipt_secret() -> str:
+    """The key for receipt codes: required outside development mode, generated once inside it."""
+    settings = get_settings()
+    secret = os.environ.get("RECEIPT_SECRET", "")
+    if secret and secret != EXAMPLE_SECRET:
+        return secret
+    if not settings.dev_mode:
+        raise RuntimeError(
+            "RECEIPT_SECRET must be set to a long random value outside development mode "
+            "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return _local_secret(settings.var_dir, "receipt_secret")

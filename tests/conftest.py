@@ -7,12 +7,12 @@ import pytest
 from satark.db import session as db_session
 from satark.db.migrate import upgrade
 from satark.offices import load_offices
-from satark.settings import get_settings
+from satark.settings import get_receipt_secret, get_settings
 from satark.taxonomy import load_categories
 
 
 def clear_caches() -> None:
-    for cached in (get_settings, db_session.get_engine, db_session.get_session_factory,
+    for cached in (get_settings, get_receipt_secret, db_session.get_engine, db_session.get_session_factory,
                    load_offices, load_categories):
         cached.cache_clear()
 

@@ -189,3 +189,10 @@ def test_a_complaint_instead_of_a_language_choice_starts_the_draft_in_hindi():
     assert slots["language"] == "hi"
     assert slots["category_guess"] == "gambling"
     assert slots["description"] == "mohalle me roz satta chalta hai"
+
+
+def test_words_at_the_summary_join_the_details():
+    tracker = make_tracker({**FILLED, "stage": "summary"}, intent="out_of_scope", text="the shed behind the school")
+    messages, events = run(ActionCaptureComplaint(), tracker)
+    assert slots_of(events) == {"details": "two men, a white pickup the shed behind the school"}
+    assert responses(messages) == ["utter_added_to_draft"]
