@@ -43,6 +43,24 @@ SKIP_WORDS = frozenset(map(match_key, (
 )))
 MEDIA_ATTACHED = "media"
 FIELDS = ("category", "district", "place", "incident_time", "details", "evidence")
+# Words people use for each field when they type "change ..." instead of tapping a button.
+FIELD_WORDS = {
+    "category": ("category", "shreni", "type", "crime", "श्रेणी", "अपराध", "prakar", "प्रकार"),
+    "district": ("district", "zila", "jila", "jilla", "ज़िला", "जिला", "जनपद", "janpad"),
+    "place": ("place", "location", "jagah", "jagha", "sthan", "address", "जगह", "स्थान", "पता", "thana", "थाना"),
+    "incident_time": ("time", "when", "date", "samay", "waqt", "kab", "समय", "कब", "तारीख", "din"),
+    "details": ("details", "detail", "vivran", "description", "jankari", "विवरण", "जानकारी", "बात"),
+    "evidence": ("evidence", "proof", "photo", "video", "saboot", "sabut", "सबूत", "फोटो", "वीडियो"),
+}
+
+
+def field_to_change(tracker: Tracker) -> str | None:
+    """The field named by the button's entity, or by a word in what the citizen typed."""
+    field = entity(tracker, "field")
+    if field in FIELDS:
+        return field
+    words = set(match_key(latest_text(tracker)).split())
+    return next((name for name, names in FIELD_WORDS.items() if words & {match_key(n) for n in names}), None)
 
 
 def guess_category(tracker: Tracker) -> str | None:
@@ -273,11 +291,11 @@ class ActionChangeField(Action):
         return "action_change_field"
 
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        field = entity(tracker, "field")
+        field = field_to_change(tracker)
         events: list[EventType] = [SlotSet("stage", "idle")]
         if field == "category":
             events += [SlotSet("category", None), SlotSet("category_guess", None)]
-        elif field in FIELDS:
+        elif field:
             events.append(SlotSet(field, None))
             if field == "incident_time":
                 events.append(SlotSet("urgent", None))

@@ -196,3 +196,17 @@ def test_words_at_the_summary_join_the_details():
     messages, events = run(ActionCaptureComplaint(), tracker)
     assert slots_of(events) == {"details": "two men, a white pickup the shed behind the school"}
     assert responses(messages) == ["utter_added_to_draft"]
+
+
+@pytest.mark.parametrize("typed, cleared", [
+    ("change district", "district"), ("जगह बदलनी है", "place"), ("samay galat hai", "incident_time"),
+    ("photo badalna hai", "evidence_ids"),
+])
+def test_a_typed_change_request_clears_the_named_field(typed, cleared):
+    from actions.report import ActionChangeField
+
+    tracker = make_tracker({**FILLED, "stage": "summary"}, intent="change_field", text=typed)
+    _, events = run(ActionChangeField(), tracker)
+    slots = slots_of(events)
+    assert cleared in slots and slots[cleared] is None
+    assert slots["stage"] == "idle"
