@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .env ] && { set -a; . ./.env; set +a; }
+# A local start is development unless .env says otherwise (see .env.example).
+export SATARK_DEV_MODE="${SATARK_DEV_MODE:-true}" PYTHONPATH="$PWD"
 BIN=.venv/bin
 VAR="${SATARK_VAR_DIR:-$PWD/var}"
 mkdir -p "$VAR/logs"

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .env ] && { set -a; . ./.env; set +a; }
+# A local start is development unless .env says otherwise (see .env.example).
+export SATARK_DEV_MODE="${SATARK_DEV_MODE:-true}" PYTHONPATH="$PWD"
 VAR="${SATARK_VAR_DIR:-$PWD/var}"
 # Rasa expands every ${VAR} in credentials.yml even for the shell: use the sandbox's values.
 [ -n "${WHATSAPP_ACCESS_TOKEN:-}" ] || eval "$(.venv/bin/python -m sandbox env)"
