@@ -1,6 +1,6 @@
 """Printable QR posters, one per district, in Hindi and English.
 
-`python -m satark.posters --number 919454400000 --out var/posters` writes one A4 HTML page per
+`python -m satark.posters --number 91XXXXXXXXXX --out var/posters` writes one A4 HTML page per
 district (print it from any browser: Devanagari needs the browser's text shaping, which a
 hand-made PDF would not get right) and an index. The QR code opens a WhatsApp chat with the
 configured number (`WHATSAPP_DISPLAY_NUMBER`), with a greeting typed in.
@@ -68,12 +68,12 @@ def chat_link(number: str) -> str:
     """The `wa.me` link that opens a chat with the bot, greeting typed in."""
     digits = "".join(ch for ch in number if ch.isdigit())
     if len(digits) < 8:
-        raise ValueError(f"{NUMBER_ENV} must be the bot's number in international format, e.g. 919454400000")
+        raise ValueError(f"{NUMBER_ENV} must be the bot's number in international format, for example 919454400000")
     return f"https://wa.me/{digits}?text={quote(GREETING)}"
 
 
 def display_number(number: str) -> str:
-    """`919454400000` → `+91 94544 00000` (Indian numbers; others as +digits)."""
+    """An example: `919454400000` → `+91 94544 00000` (Indian numbers; others as +digits)."""
     digits = "".join(ch for ch in number if ch.isdigit())
     if len(digits) == 12 and digits.startswith("91"):
         return f"+91 {digits[2:7]} {digits[7:]}"
