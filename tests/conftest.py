@@ -9,6 +9,7 @@ from satark.db.migrate import upgrade
 from satark.offices import load_offices
 from satark.settings import get_receipt_secret, get_settings
 from satark.taxonomy import load_categories
+from tests.support.connector import ConnectorHarness, isolated_system, scripted_bot
 
 
 def clear_caches() -> None:
@@ -30,3 +31,18 @@ def runtime(tmp_path, monkeypatch):
     yield tmp_path / "var"
     db_session.get_engine().dispose()
     clear_caches()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    """An isolated runtime (folder, database, keys) for a module of in-process connector tests."""
+    with isolated_system(tmp_path_factory.mktemp("connector")) as folder:
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def harness(system):
+    """The real connector on a loopback server with a scripted bot; modules may override it."""
+    harness = ConnectorHarness(bot=scripted_bot).start()
+    yield harness
+    harness.stop()

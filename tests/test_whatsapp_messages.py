@@ -28,22 +28,9 @@ from sandbox import payloads
 from satark.db.models import EvidenceItem
 from satark.db.session import get_session_factory
 from satark.text import normalize_hindi
-from tests.support.connector import ConnectorHarness, isolated_system, scripted_bot
+from tests.support.connector import ConnectorHarness, scripted_bot
 
 PHONE = "919876543210"
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    with isolated_system(tmp_path_factory.mktemp("messages")) as folder:
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def harness(system):
-    harness = ConnectorHarness(bot=scripted_bot).start()
-    yield harness
-    harness.stop()
 
 
 def parsed_intent(text: str) -> str | None:

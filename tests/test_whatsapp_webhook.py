@@ -14,22 +14,8 @@ from tests.support.connector import (
     PHONE_NUMBER_ID,
     VERIFY_TOKEN,
     ConnectorHarness,
-    isolated_system,
     scripted_bot,
 )
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    with isolated_system(tmp_path_factory.mktemp("webhook")) as folder:
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def harness(system):
-    harness = ConnectorHarness(bot=scripted_bot).start()
-    yield harness
-    harness.stop()
 
 
 def verify(harness: ConnectorHarness, **params: str) -> requests.Response:
