@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,8 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import numpy as np
 
+from nlu_components.scripts import script_of
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
@@ -43,41 +44,6 @@ OOS = "out_of_scope"
 SEED = 20240601
 
 log = logging.getLogger("bench.nlu")
-
-# --- which script a message is written in -------------------------------------------------
-
-DEVANAGARI = re.compile(r"[\u0900-\u097f]")
-# Frequent romanized-Hindi words that are not English words (or rare in English).
-HINDI_WORDS = set(
-    """hai h hain he ho hota hoti hote tha thi the_ raha rahe rahi rha rhe rhi kar karo karte karta
-    karti kiya kiye ki ka ke ko se me mein mai main mera meri mere hamara hamare hamari humare apna
-    apne apni nahi nhi nahin na bhi aur ya koi kuch kya kyu kyon kaise kab kaha kahan yaha yahan
-    waha wahan ye yeh wo woh vo unka unke unki iska iske uska uske usko isko jo jab tab sab log
-    logo gaon gaanv gao mohalle mohalla wala wale wali raat din roj rozana bahut bohot bhai bhaiya
-    ji sahab saab par pe tak liye diya dete deta deti lete leta jata jati jate jaate jaata hua hui
-    hue ek do teen char paanch chahiye batao bataye dijiye kijiye pata abhi phir fir saath sath
-    baad pehle pahle andar bahar upar niche dusre dusra sabko inko unko jaldi madad""".split()
-)
-ENGLISH_WORDS = set(
-    """the a an is are was were be been am i you he she it we they my our your his her their this
-    that these those there here of to in on at for from with by and or but not no please someone
-    something every night day people village near who what when where why how have has had do does
-    did will would can could should police report want need help there's it's i'm""".split()
-)
-
-
-def script_of(text: str) -> str:
-    """'devanagari', 'romanized' (Hindi in Latin letters) or 'english' for one message."""
-    if DEVANAGARI.search(text):
-        return "devanagari"
-    words = re.findall(r"[a-z']+", text.lower())
-    hindi = sum(w in HINDI_WORDS for w in words)
-    english = sum(w in ENGLISH_WORDS for w in words)
-    if hindi == english and words:
-        # No function words either way (short keyword messages): Hindi words mostly end in a vowel.
-        return "romanized" if sum(w[-1] in "aeiou" for w in words) * 2 > len(words) else "english"
-    return "romanized" if hindi > english else "english"
-
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -415,7 +381,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
-        "config": str(config.relative_to(ROOT) if config.is_absolute() else config),
+        "config": str(config.resolve().relative_to(ROOT) if config.resolve().is_relative_to(ROOT) else config),
         "pipeline_summary": pipeline_summary(config),
         "training_examples": len(training_data.intent_examples),
     }

@@ -7,8 +7,8 @@ positions. This tokenizer:
 * finds words with the ``regex`` module, where ``\\p{M}`` (vowel signs, virama, nukta,
   anusvara) belongs to the word: ``"हत्या शराब"`` gives the two words ``हत्या`` and ``शराब``;
 * normalises each token's text with :func:`satark.text.normalize_hindi` (NFC, zero-width
-  characters removed, nukta and chandrabindu folded, Devanagari digits as ASCII), plus a few
-  invisible characters (soft hyphen, direction marks, emoji variation selectors);
+  and other invisible characters removed, nukta and chandrabindu folded, Devanagari digits as
+  ASCII);
 * keeps emoji as tokens of their own (``🐄``, ``🔫`` carry meaning in complaints);
 * sets each token's ``lemma`` to the script-independent phonetic key
   (:func:`nlu_components.shared_form.phonetic_key`), so a ``CountVectorsFeaturizer`` with
@@ -39,27 +39,20 @@ from satark.text import normalize_hindi
 WORD = regex.compile(
     r"[\p{L}\p{M}\p{N}_]+(?:['’\-.][\p{L}\p{M}\p{N}_]+)*|\p{Extended_Pictographic}"
 )
-# Invisible characters normalize_hindi does not remove.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200e\u200f\u2061\u2062\u2063\u2064\ufe0e\ufe0f"), None)
-
-
-def normalize_token(text: str) -> str:
-    """The normalised spelling of one token."""
-    return normalize_hindi(text.translate(_INVISIBLE))
 
 
 def split_words(text: str) -> list[Token]:
     """Tokens of ``text``: normalised text, phonetic-key lemma, offsets into ``text``."""
     tokens = []
     for match in WORD.finditer(text):
-        word = normalize_token(match.group())
+        word = normalize_hindi(match.group())
         if word:
             tokens.append(Token(word, match.start(), match.end(), lemma=phonetic_key(word)))
     if not tokens and text.strip():
         # Nothing word-like (":)", "?"): keep the whole message as one token, as Rasa does.
         stripped = text.strip()
         start = text.index(stripped)
-        word = normalize_token(stripped) or stripped
+        word = normalize_hindi(stripped) or stripped
         tokens.append(Token(word, start, start + len(stripped), lemma=word))
     return tokens
 

@@ -6,7 +6,11 @@ import re
 import unicodedata
 
 NUKTA = "\u093c"
-ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+# Invisible characters phones and copy-paste insert: zero-width (non-)joiners and spaces, BOM,
+# soft hyphen, direction marks, invisible operators and emoji variation selectors.
+ZERO_WIDTH = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u2061\u2062\u2063\u2064\ufe0e\ufe0f"), None
+)
 # Nukta letters in their precomposed form, mapped to the plain letter citizens usually type.
 NUKTA_LETTERS = str.maketrans({
     "\u0958": "\u0915", "\u0959": "\u0916", "\u095a": "\u0917", "\u095b": "\u091c",

