@@ -61,8 +61,8 @@ test-dialogue: install train ## rasa data validate + test conversations with --f
 test-unit: install train ## pytest: actions, data layer, connector, end to end
 	$(BIN)/pytest -q
 
-bench: install ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency
-	$(BIN)/python -m bench.nlu
+bench: install ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency, training time
+	$(BIN)/python -m bench.nlu --full-train
 
 lock: ## Re-resolve requirements.txt into requirements.lock (needs network)
 	@py="$$(scripts/find_python310.sh)" && rm -rf /tmp/satark-lock && "$$py" -m venv /tmp/satark-lock && \

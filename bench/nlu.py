@@ -30,6 +30,8 @@ from typing import Any
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# Rasa's training cache would reuse components trained by `make train` and hide training time.
+os.environ["RASA_MAX_CACHE_SIZE"] = "0"
 
 import numpy as np
 

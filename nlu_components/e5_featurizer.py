@@ -9,10 +9,10 @@ line up with Rasa's tokens). Romanized Hindi is first written in Devanagari
 Speed: the engine parallelises with OpenMP over all cores by default. On a shared 2-core
 machine that makes a single embedding 10-20 times *slower* (threads spin waiting for a busy
 core), so the component pins the engine to ``threads`` (default 1) before the engine's own
-OpenMP runtime starts. ``max_words`` truncates very long messages (cost grows linearly with
-length: the component keeps the first ``max_words`` words after leaving out function words and
-salutations); embeddings are cached per text within a process, which makes cross-validation and
-repeated training in one process cheap.
+OpenMP runtime starts. ``max_words`` truncates long messages (cost grows linearly with length:
+a message over the budget keeps its first ``max_words`` words after leaving out function words
+and salutations; shorter messages are embedded whole). Embeddings are cached per text within a
+process, which makes cross-validation and repeated training in one process cheap.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             "threads": 1,
             # longer messages are cut to their first `max_words` words (0: never); the
             # engine's time grows with length (about 3 ms per e5 token on one busy core)
-            "max_words": 8,
-            # leave out function words and salutations before cutting
+            "max_words": 16,
+            # in messages over the budget, leave out function words and salutations first
             "skip_function_words": True,
             # multiply the unit-length embedding (dense inputs meet sparse counts in DIET)
             "scale": 1.0,
@@ -167,11 +167,13 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         if self._config["transliterate_romanized"]:
             text = romanized_to_devanagari(text)
         words = text.split()
+        budget = self._config["max_words"]
+        if not budget or len(words) <= budget:
+            # Short messages stay whole: e5 reads "no it is not" better than "no".
+            return " ".join(words)
         if self._config["skip_function_words"]:
             words = [w for w in words if w.lower().strip(".,!?।|:;-") not in FUNCTION_WORDS] or words
-        if self._config["max_words"] and len(words) > self._config["max_words"]:
-            words = words[: self._config["max_words"]]
-        return " ".join(words)
+        return " ".join(words[:budget])
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embeddings (n, 384) of the texts, through the per-process cache."""

@@ -8,6 +8,7 @@ sentence encoder and to split the benchmark's accuracy by script.
 
 from __future__ import annotations
 
+import os
 import re
 
 DEVANAGARI = re.compile(r"[\u0900-\u097f]")
@@ -55,6 +56,8 @@ def romanized_to_devanagari(text: str) -> str:
     """
     if script_of(text) != "romanized":
         return text
+    # dhvani can keep words it learns in ~/.dhwani/cache.json; citizens' words stay in memory.
+    os.environ["DHWANI_CACHE_PATH"] = os.devnull
     import dhvani
 
     return dhvani.to_devanagari(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -217,7 +218,8 @@ def test_e5_input_keeps_content_words_within_budget():
     featurizer = E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config(), "max_words": 4}, "e5")
     text = "सेवा में श्रीमान महोदय निवेदन है कि गांव में कच्ची शराब की भट्ठी चल रही है"
     assert featurizer._prepare(text) == "गांव कच्ची शराब भट्ठी"
-    assert featurizer._prepare("यह है कि") == "यह है कि"  # nothing but function words: keep them
+    assert featurizer._prepare("नहीं यह सही है") == "नहीं यह सही है"  # within the budget: kept whole
+    assert featurizer._prepare("यह है कि वह है जो") == "यह है कि वह"  # only function words: cut
 
 
 def test_e5_reads_romanized_hindi_as_hindi():
@@ -254,3 +256,10 @@ def test_only_romanized_hindi_is_transliterated():
     english = "a truck full of cows passes every night"
     assert romanized_to_devanagari(english) == english
     assert romanized_to_devanagari("गांव में शराब") == "गांव में शराब"
+
+
+def test_transliteration_never_writes_citizens_words_to_disk():
+    romanized_to_devanagari("qwzx ka plorbit hai")
+    import dhvani.cache
+
+    assert dhvani.cache._CACHE_PATH == os.devnull
