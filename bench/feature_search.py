@@ -1,18 +1,18 @@
 """Quick feature search outside Rasa (how the candidates in bench/candidates/ were found).
 
-    python -m bench.feature_search [--original-only]
+    python -m bench.feature_search
 
 Tokenises with the project's tokenizer, builds the same feature blocks as the Rasa components
-(word counts, char_wb 2-5 n-grams, shared-form counts, e5 embeddings of whole messages or of
-the first 8 content words), scales them as LinearIntentClassifier does, and cross-validates a
-logistic regression on the same stratified folds as bench.nlu. It skips Rasa's training
-machinery, so it takes minutes instead of an hour; the chosen candidates were then measured
-through Rasa (`python -m bench.nlu --compare`). e5 embeddings are cached in var/bench/.
+(word counts, char_wb 2-5 n-grams, shared-form counts, e5 embeddings of whole messages with and
+without romanized Hindi transliterated, or capped at 16 words), scales them as
+LinearIntentClassifier does, and cross-validates a logistic regression on the same stratified
+folds as bench.nlu. It skips Rasa's training machinery, so it takes minutes instead of an hour;
+the chosen candidates were then measured through Rasa (`python -m bench.nlu --compare`). e5
+embeddings are cached in var/bench/.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 
@@ -26,9 +26,6 @@ CACHE = ROOT / "var" / "bench"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--original-only", action="store_true", help="leave out data/nlu/extra_*.yml")
-    args = parser.parse_args()
 
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -39,10 +36,7 @@ def main() -> None:
     from nlu_components.linear_classifier import scale_block
     from nlu_components.tokenizer import split_words
 
-    files = sorted(TRAIN_DATA.glob("*.yml"))
-    if args.original_only:
-        files = [f for f in files if not f.name.startswith("extra_")]
-    data = [pair for f in files for pair in examples(load_training_data(f))]
+    data = [pair for f in sorted(TRAIN_DATA.glob("*.yml")) for pair in examples(load_training_data(f))]
     texts = [t for t, _ in data]
     y = np.array([g for _, g in data])
     tokens = [split_words(t) for t in texts]
@@ -54,9 +48,15 @@ def main() -> None:
     words, keys = docs("text"), docs("lemma")
     CACHE.mkdir(parents=True, exist_ok=True)
     embeddings = {}
-    for name, max_words, skip in (("e5_full", 64, False), ("e5_first8content", 8, True)):
+    variants = (  # name: (max_words, skip_function_words, transliterate_romanized)
+        ("e5_full", 64, False, False),
+        ("e5_tr_full", 64, False, True),
+        ("e5_tr_16", 16, True, True),
+    )
+    for name, max_words, skip, transliterate in variants:
         featurizer = E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config(), "max_words": max_words,
-                                           "skip_function_words": skip}, name)
+                                           "skip_function_words": skip,
+                                           "transliterate_romanized": transliterate}, name)
         path = CACHE / f"{name}_{len(texts)}.npy"
         if not path.exists():
             np.save(path, featurizer.embed(texts))
@@ -96,10 +96,9 @@ def main() -> None:
     run("words + chars", ["words", "chars"])
     run("words + chars + shared_form", ["words", "chars", "shared_form"])
     run("e5 (full message)", [], e5="e5_full")
-    run("words + chars + shared_form + e5 full ×1", ["words", "chars", "shared_form"], "e5_full", 1.0)
     run("words + chars + shared_form + e5 full ×3", ["words", "chars", "shared_form"], "e5_full", 3.0)
-    run("words + chars + shared_form + e5 first 8 content words ×3", ["words", "chars", "shared_form"],
-        "e5_first8content", 3.0)
+    run("... with romanized Hindi transliterated for e5", ["words", "chars", "shared_form"], "e5_tr_full", 3.0)
+    run("... e5 on at most 16 content words (config.yml)", ["words", "chars", "shared_form"], "e5_tr_16", 3.0)
 
 
 if __name__ == "__main__":

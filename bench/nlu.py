@@ -248,6 +248,7 @@ def cross_validate(config: Path, training_data, folds: int, workdir: Path) -> di
     report_preds = [p for p in preds if p.gold in report_labels]
     return {
         "folds": folds,
+        "examples": len(intent_examples),
         "macro_f1": macro_f1(golds, [p.intent for p in preds], labels),
         "macro_f1_reports_and_oos": macro_f1(
             [p.gold for p in report_preds], [p.intent for p in report_preds], report_labels),
@@ -438,18 +439,20 @@ def write_comparison_markdown(results: dict[str, Any], path: Path) -> None:
         "training data (`data/nlu/`, fixed seed); the held-out file is not used here. Produced by "
         "`python -m bench.nlu --compare bench/candidates/*.yml`. Training seconds are per fold on a "
         "shared 2-core machine (other jobs were running), so compare them between rows only roughly. "
-        "The candidates use FallbackClassifier threshold 0.3 with Rasa's default ambiguity threshold 0.1; the "
-        "'before fallback' column does not depend on that, and `threshold_sweep` in the JSON shows what other "
-        "thresholds would do (config.yml uses 0.2 and ambiguity 0.02).",
+        "Each candidate uses the FallbackClassifier thresholds in its file; the 'before fallback' column does "
+        "not depend on them, and `threshold_sweep` in the JSON shows what other thresholds would do "
+        "(config.yml uses 0.2 and ambiguity 0.02). 'examples' is the size of the training data the row was "
+        "measured on: rows on different data are not directly comparable.",
         "",
-        "| candidate | folds | macro-F1 (all intents) | before fallback | macro-F1 (reports + oos) | accuracy | "
-        "devanagari | english | romanized | fallback rate | train s/fold |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| candidate | examples | folds | macro-F1 (all intents) | before fallback | macro-F1 (reports + oos) | "
+        "accuracy | devanagari | english | romanized | fallback rate | train s/fold |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cv in rows:
         s = cv["per_script_accuracy"]
         lines.append(
-            f"| {name} | {cv['folds']} | {cv['macro_f1']} | {cv.get('macro_f1_before_fallback')} | "
+            f"| {name} | {cv.get('examples', 'earlier data')} | {cv['folds']} | {cv['macro_f1']} | "
+            f"{cv.get('macro_f1_before_fallback')} | "
             f"{cv['macro_f1_reports_and_oos']} | {cv['accuracy']} | "
             f"{s.get('devanagari')} | {s.get('english')} | {s.get('romanized')} | {cv['fallback_rate']} | "
             f"{cv['train_seconds_mean']} |"
@@ -465,9 +468,8 @@ def write_comparison_markdown(results: dict[str, Any], path: Path) -> None:
                   f"- complaints to fallback {before['complaints_to_fallback']}; out-of-scope filed as a report "
                   f"{before['out_of_scope_filed_as_report']}; latency {before['latency_ms']} ms",
                   f"- cross-validation: {before['cross_validation']}"]
-    exploration = results.get("exploration")
-    if exploration:
-        lines += ["", "## Exploration that led to the candidates", "", exploration["what"] + ".", "",
+    for exploration in results.get("explorations", []):
+        lines += ["", f"## {exploration['title']}", "", exploration["what"] + ".", "",
                   "| features | CV macro-F1 |", "|---|---|"]
         lines += [f"| {name} | {value} |" for name, value in exploration["rows"]]
     lines.append("")
