@@ -34,7 +34,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.scripts import romanized_to_devanagari
+from nlu_components.scripts import load_transliterator, romanized_to_devanagari
 from satark.text import ZERO_WIDTH
 
 _MODELS: dict[str, Any] = {}
@@ -143,7 +143,7 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, config)
         self._model = get_model(config["variant"], config["threads"])
         if config["transliterate_romanized"]:
-            romanized_to_devanagari("gaon me sharab")  # loads the lexicon now, not on a citizen's message
+            load_transliterator()  # now, not on a citizen's first message
 
     @classmethod
     def create(

@@ -14,6 +14,7 @@ matrix product. The model is stored as plain numpy arrays (no pickle).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -189,8 +190,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def persist(self) -> None:
         """Stores the weights as numpy arrays and the classes and blocks as JSON."""
-        import json
-
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(directory / "linear.npz", weights=self.weights, bias=self.bias)
             (directory / "linear.json").write_text(
@@ -208,8 +207,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         **kwargs: Any,
     ) -> LinearIntentClassifier:
         """Loads the trained component (an untrained one if nothing was stored)."""
-        import json
-
         try:
             with model_storage.read_from(resource) as directory:
                 arrays = np.load(directory / "linear.npz", allow_pickle=False)

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from channels.whatsapp_outbound import choice_messages, split_text, truncate
 from sandbox import payloads
 from sandbox.server import check_message
 from tests.support.connector import ConnectorHarness, isolated_system, scripted_bot
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    with isolated_system(tmp_path_factory.mktemp("outbound")):
-        harness = ConnectorHarness(bot=scripted_bot).start()
-        yield harness
-        harness.stop()
 
 
 def attempts(harness: ConnectorHarness) -> list[int]:

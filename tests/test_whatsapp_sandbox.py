@@ -13,16 +13,8 @@ import segno
 from sandbox.server import check_message
 from satark.offices import load_offices
 from satark.posters import chat_link, display_number, write_posters
-from tests.support.connector import ConnectorHarness, isolated_system, scripted_bot
+from tests.support.connector import ConnectorHarness
 from tests.support.servers import ROOT, Stack
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    with isolated_system(tmp_path_factory.mktemp("sandbox")):
-        harness = ConnectorHarness(bot=scripted_bot).start()
-        yield harness
-        harness.stop()
 
 
 def chat(harness: ConnectorHarness, **message) -> None:
