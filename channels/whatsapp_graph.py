@@ -95,10 +95,14 @@ class GraphClient:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def send(self, message: dict) -> None:
-        """POST one message object (recipient and type already filled in)."""
-        await self._request(f"sending a {message.get('type', 'message')} message", "POST",
-                            f"{self.api_url}/{self.phone_number_id}/messages", payload=message)
+    async def send(self, message: dict) -> str | None:
+        """POST one message object (recipient and type already filled in); the message id Meta gave."""
+        body = await self._request(f"sending a {message.get('type', 'message')} message", "POST",
+                                   f"{self.api_url}/{self.phone_number_id}/messages", payload=message)
+        try:
+            return str(json.loads(body)["messages"][0]["id"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
 
     async def media_info(self, media_id: str) -> dict:
         """The media's short-lived download URL, mime type, sha256 and size."""

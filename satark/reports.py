@@ -24,7 +24,7 @@ from satark.db.models import (
 from satark.db.session import get_session_factory
 from satark.offices import OfficeDirectory, load_offices
 from satark.receipts import receipt_code_for, receipt_hash
-from satark.routing import receiving_offices
+from satark.routing import route
 from satark.settings import get_receipt_secret, get_settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def sync_offices(session: Session, directory: OfficeDirectory) -> None:
         [o.code for o in directory.offices])).scalars()}
     for police_range in directory.ranges:
         rows = [(police_range.office, None)] + [(d.office, d.code) for d in police_range.districts]
+        rows += [(office, None) for office in police_range.other_offices]
         for office, district_code in rows:
             row = existing.get(office.code) or Office(code=office.code)
             row.kind = office.kind
@@ -116,6 +117,7 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
             return Receipt(existing.public_number, code, newly_created=False)
         sync_offices(session, directory)
         session.flush()
+        routing = route(directory, district, draft.category)
         report = Report(
             public_number=f"pending-{draft.draft_key[:24]}",
             draft_key=draft.draft_key,
@@ -130,12 +132,13 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
             evidence_note=draft.evidence_note,
             language=draft.language,
             urgent=draft.urgent,
+            flagged=routing.flagged,
             status="new",
         )
         session.add(report)
         session.flush()
         report.public_number = f"{district.code}-{report.created_at:%Y}-{report.id:05d}"
-        codes = [office.code for office in receiving_offices(directory, district)]
+        codes = [office.code for office in routing.offices]
         for office in session.execute(queries.offices_by_codes(codes)).scalars():
             session.add(ReportRoute(report=report, office=office))
         session.add(StatusChange(report=report, status="new", note="submitted by reporter"))

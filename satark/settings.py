@@ -81,3 +81,29 @@ def get_receipt_secret() -> str:
             "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
         )
     return _local_secret(settings.var_dir, "receipt_secret")
+
+
+@dataclass(frozen=True)
+class PoliceSettings:
+    """Settings of the police side: sign-in, sessions, and forwarding reports to officers."""
+
+    login_max_failures: int
+    login_lock_minutes: int
+    session_idle_minutes: int
+    session_max_hours: int
+    dashboard_public_url: str
+    forward_template: str
+    forward_language: str
+
+
+def get_police_settings() -> PoliceSettings:
+    """Read on every call (cheap), so tests and tools may change the environment at any time."""
+    return PoliceSettings(
+        login_max_failures=int(os.environ.get("LOGIN_MAX_FAILURES") or "5"),
+        login_lock_minutes=int(os.environ.get("LOGIN_LOCK_MINUTES") or "15"),
+        session_idle_minutes=int(os.environ.get("SESSION_IDLE_MINUTES") or "30"),
+        session_max_hours=int(os.environ.get("SESSION_MAX_HOURS") or "12"),
+        dashboard_public_url=(os.environ.get("DASHBOARD_PUBLIC_URL") or "http://127.0.0.1:8501").rstrip("/"),
+        forward_template=os.environ.get("WHATSAPP_FORWARD_TEMPLATE") or "satark_report_forward",
+        forward_language=os.environ.get("WHATSAPP_FORWARD_LANGUAGE") or "en",
+    )

@@ -62,14 +62,28 @@ def category_from_intent(intent: str | None) -> Category | None:
 
 STATUS_LABELS = {
     "new": {"en": "Received, waiting to be assigned", "hi": "प्राप्त, सौंपे जाने की प्रतीक्षा में"},
+    "acknowledged": {"en": "Seen by the police", "hi": "पुलिस ने देख ली है"},
     "assigned": {"en": "Assigned to an officer", "hi": "अधिकारी को सौंपी गई"},
-    "in_progress": {"en": "Under investigation", "hi": "जाँच जारी है"},
+    "under_investigation": {"en": "Under investigation", "hi": "जाँच जारी है"},
     "action_taken": {"en": "Action taken", "hi": "कार्रवाई की गई"},
     "closed": {"en": "Closed", "hi": "बंद"},
-    "rejected": {"en": "Closed without action", "hi": "बिना कार्रवाई बंद"},
+}
+OUTCOME_LABELS = {
+    "action_taken": {"en": "Action taken", "hi": "कार्रवाई की गई"},
+    "no_evidence": {"en": "No evidence found", "hi": "कोई सबूत नहीं मिला"},
+    "false_report": {"en": "False report", "hi": "झूठी सूचना"},
+    "duplicate": {"en": "Duplicate of another report", "hi": "किसी अन्य सूचना का दोहराव"},
 }
 
 
+def _label(labels: dict[str, dict[str, str]], key: str, language: str | None) -> str:
+    texts = labels.get(key, {"en": key, "hi": key})
+    return texts.get(language or "en", texts["en"])
+
+
 def status_label(status: str, language: str | None) -> str:
-    labels = STATUS_LABELS.get(status, {"en": status, "hi": status})
-    return labels.get(language or "en", labels["en"])
+    return _label(STATUS_LABELS, status, language)
+
+
+def outcome_label(outcome: str, language: str | None) -> str:
+    return _label(OUTCOME_LABELS, outcome, language)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -29,7 +30,9 @@ NAMING_CONVENTION = {
 
 Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
-STATUSES = ("new", "assigned", "in_progress", "action_taken", "closed", "rejected")
+# The workflow, in order; closing records an outcome.
+STATUSES = ("new", "acknowledged", "assigned", "under_investigation", "action_taken", "closed")
+OUTCOMES = ("action_taken", "no_evidence", "false_report", "duplicate")
 
 
 def utcnow() -> datetime:
@@ -72,6 +75,8 @@ class Office(Base):
 
 class Report(Base):
     __tablename__ = "reports"
+    # The inbox lists open reports urgent first, newest first.
+    __table_args__ = (Index("ix_reports_urgent_created_at", "urgent", "created_at"),)
     id = Column(Integer, primary_key=True)
     public_number = Column(String(32), nullable=False, unique=True)
     # Set by the conversation that submitted it, so a retried submit finds the same report.
@@ -88,9 +93,15 @@ class Report(Base):
     language = Column(String(2), nullable=False)
     urgent = Column(Boolean, nullable=False, default=False)
     status = Column(String(20), nullable=False, default="new", index=True)
-    assigned_officer = Column(String(200), nullable=True)
+    outcome = Column(String(20), nullable=True)
+    duplicate_of = Column(String(32), nullable=True)
+    # Set by a routing rule (e.g. complaints about the police): shown prominently to the offices.
+    flagged = Column(Boolean, nullable=False, default=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # When the police first acknowledged and when they closed it, for the median response times.
+    acknowledged_at = Column(UTCDateTime, nullable=True)
+    closed_at = Column(UTCDateTime, nullable=True)
 
     routes = relationship("ReportRoute", back_populates="report", cascade="all, delete-orphan")
     evidence = relationship("EvidenceItem", back_populates="report")
@@ -108,7 +119,8 @@ class ReportRoute(Base):
     """A report reaches each office it is routed to (district SP office, range DIG office)."""
 
     __tablename__ = "report_routes"
-    __table_args__ = (UniqueConstraint("report_id", "office_id"),)
+    __table_args__ = (UniqueConstraint("report_id", "office_id"),
+                      Index("ix_report_routes_office_id_report_id", "office_id", "report_id"))
     id = Column(Integer, primary_key=True)
     report_id = Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False)
     office_id = Column(Integer, ForeignKey("offices.id"), nullable=False)
@@ -175,3 +187,91 @@ class ProcessedMessage(Base):
     id = Column(Integer, primary_key=True)
     message_key = Column(String(64), nullable=False, unique=True)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class User(Base):
+    """A dashboard user: one office (none for admins), an argon2 password hash, never the password."""
+
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    password_hash = Column(String(200), nullable=False)
+    role = Column(String(8), nullable=False)  # "sp", "dig" or "admin"
+    office_code = Column(String(32), nullable=True)
+    disabled = Column(Boolean, nullable=False, default=False)
+    failed_sign_ins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime, nullable=True)
+    password_changed_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when, to which report. Append-only (database triggers refuse changes);
+    never anything about the reporter."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_office_code_at", "office_code", "at"),)
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    user_id = Column(Integer, nullable=True)
+    username = Column(String(64), nullable=True)
+    office_code = Column(String(32), nullable=True)
+    action = Column(String(32), nullable=False, index=True)
+    report_number = Column(String(32), nullable=True, index=True)
+    detail = Column(Text, nullable=False, default="")
+
+
+class Officer(Base):
+    """A designated officer who receives forwarded reports on WhatsApp (their official number)."""
+
+    __tablename__ = "officers"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(200), nullable=False)
+    rank = Column(String(100), nullable=False)
+    district_code = Column(String(32), nullable=False, index=True)
+    categories = Column(Text, nullable=False, default="")  # comma-separated keys; empty: all
+    phone = Column(String(20), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Forward(Base):
+    """A report sent to an officer as a WhatsApp template; delivery statuses come by webhook."""
+
+    __tablename__ = "forwards"
+    id = Column(Integer, primary_key=True)
+    report_id = Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    officer_id = Column(Integer, ForeignKey("officers.id"), nullable=False)
+    forwarded_by = Column(String(64), nullable=True)
+    status = Column(String(12), nullable=False, default="queued")  # queued/sent/delivered/read/failed
+    graph_message_id = Column(String(200), nullable=True, unique=True)
+    error = Column(Text, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at = Column(UTCDateTime, nullable=True)
+    delivered_at = Column(UTCDateTime, nullable=True)
+    read_at = Column(UTCDateTime, nullable=True)
+    failed_at = Column(UTCDateTime, nullable=True)
+    officer = relationship("Officer")
+
+
+class ReportNote(Base):
+    """An internal note of the police on a report (never shown to the reporter)."""
+
+    __tablename__ = "report_notes"
+    id = Column(Integer, primary_key=True)
+    report_id = Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    body = Column(Text, nullable=False)
+    author = Column(String(64), nullable=True)
+    office_code = Column(String(32), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ReadMarker(Base):
+    """A user has opened a report (the inbox marks the others unread)."""
+
+    __tablename__ = "read_markers"
+    __table_args__ = (UniqueConstraint("user_id", "report_id"),)
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    report_id = Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False)
+    read_at = Column(UTCDateTime, nullable=False, default=utcnow)
