@@ -32,12 +32,13 @@ from channels.whatsapp_inbound import (
     POLITE_KINDS,
     Inbound,
     Recipient,
+    delivery_statuses,
     intent_message,
     neutralise,
     parse_webhook,
 )
 from channels.whatsapp_outbound import Offers, choice_messages, split_text, text_message
-from satark import media
+from satark import forwarding, media
 from satark.anonymity import Anonymizer, load_anonymizer
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ class WhatsAppRuntime:
         self.transcriber = media.load_transcriber()
         self._queues: dict[str, deque[Inbound]] = {}
         self._workers: dict[str, asyncio.Task] = {}
+        self._status_tasks: set[asyncio.Task] = set()
 
     def accept(self, events: list[Inbound], metadata: dict[str, Any]) -> None:
         """Queue events and return at once; each conversation's events are handled in order."""
@@ -184,6 +186,17 @@ class WhatsAppRuntime:
                 await self._handle(queue.popleft(), metadata)
         finally:
             del self._queues[sender_id], self._workers[sender_id]
+
+    def accept_statuses(self, statuses: list[forwarding.DeliveryStatus]) -> None:
+        """Delivery receipts update forwards to officers (in the background, like messages)."""
+        task = asyncio.create_task(asyncio.to_thread(forwarding.record_delivery_statuses, statuses))
+        self._status_tasks.add(task)
+        task.add_done_callback(self._status_done)
+
+    def _status_done(self, task: asyncio.Task) -> None:
+        self._status_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("recording delivery statuses failed (%s)", type(task.exception()).__name__)
 
     async def wait_idle(self, timeout: float) -> None:
         """Let messages already acknowledged finish before the server stops."""
@@ -319,6 +332,9 @@ class WhatsAppInput(InputChannel):
                 return response.json({"error": "expected a JSON object"}, status=400)
             events = parse_webhook(payload, config.anonymizer, config.phone_number_id)
             runtime.accept(events, self.get_metadata(request))
+            statuses = delivery_statuses(payload, config.phone_number_id)
+            if statuses:
+                runtime.accept_statuses(statuses)
             log.debug("webhook accepted %d message(s)", len(events))
             return response.json({"status": "ok"})
 

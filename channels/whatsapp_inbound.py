@@ -11,8 +11,10 @@ import json
 import logging
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from satark.anonymity import Anonymizer
+from satark.forwarding import DeliveryStatus
 from satark.media import IncomingMedia
 
 log = logging.getLogger(__name__)
@@ -161,3 +163,27 @@ def _event(message: object, contacts: list, anonymizer: Anonymizer) -> Inbound |
         reply_to=Recipient(phone=phone, user_id=user_id),
         **content,
     )
+
+
+def delivery_statuses(payload: object, phone_number_id: str) -> list[DeliveryStatus]:
+    """The delivery receipts in a payload (message id, status, time); the recipient is not read."""
+    found: list[DeliveryStatus] = []
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict) or not isinstance(value.get("statuses"), list):
+                continue
+            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            if str(metadata.get("phone_number_id", phone_number_id)) != phone_number_id:
+                continue
+            for status in value["statuses"]:
+                if not isinstance(status, dict) or not status.get("id") or not status.get("status"):
+                    continue
+                try:
+                    at = datetime.fromtimestamp(int(status.get("timestamp")), timezone.utc)
+                except (TypeError, ValueError, OverflowError):
+                    at = datetime.now(timezone.utc)
+                found.append(DeliveryStatus(str(status["id"]), str(status["status"]), at))
+    return found

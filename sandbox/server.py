@@ -9,11 +9,16 @@ Control side (what tests and the chat page call): `/_sandbox/media` stores a fil
 media id, `/_sandbox/faults` queues HTTP errors for the next calls, `/_sandbox/requests` lists
 everything recorded. The chat page (`/`) sends signed webhooks to the connector like WhatsApp.
 
+Officers' side: template messages (reports forwarded to officers) are listed at `/officer` and as
+JSON at `/_sandbox/templates`; like Meta, the stand-in then posts delivery receipts (sent,
+delivered) to the webhook, and "read" when the tester opens one (`POST /_sandbox/templates/{id}/read`).
+
 Everything stays in memory; nothing is written to disk or logged with a phone number.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -56,6 +61,7 @@ class SandboxConfig:
     phone_number_id: str = DEFAULTS["WHATSAPP_PHONE_NUMBER_ID"]
     webhook_url: str = DEFAULT_WEBHOOK
     url_ttl_seconds: float = 300.0
+    receipt_delay_seconds: float = 0.3  # between accepting a template and each delivery receipt
 
     @classmethod
     def from_env(cls, webhook_url: str | None = None) -> SandboxConfig:
@@ -81,6 +87,7 @@ class SandboxState:
     urls: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (media id, expiry)
     faults: dict[str, deque[int]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _error(status: int, code: int, message: str, details: str = "") -> web.Response:
@@ -111,10 +118,27 @@ def check_message(message: dict[str, Any]) -> str | None:
     if kind == "interactive":
         return _check_interactive(body)
     if kind == "template":
-        return None if body.get("name") and body.get("language") else "template name and language required"
+        return _check_template(body)
     if kind in ("image", "audio", "video", "document", "sticker"):
         return None if body.get("link") or body.get("id") else f"{kind}.link or {kind}.id required"
     return f"type {kind} is not supported by the sandbox"
+
+
+def _check_template(body: dict[str, Any]) -> str | None:
+    if not (body.get("name") and isinstance(body.get("language"), dict) and body["language"].get("code")):
+        return "template name and language code required"
+    for component in body.get("components") or []:
+        for parameter in component.get("parameters") or []:
+            text = parameter.get("text") if parameter.get("type") == "text" else "x"
+            if not isinstance(text, str) or not text:
+                return "template text parameters must not be empty"
+            if "\n" in text or "\t" in text or "     " in text:
+                return "template parameters must not contain newlines, tabs or more than 4 consecutive spaces"
+    return None
+
+
+def _template_texts(body: dict[str, Any]) -> list[str]:
+    return [str(p.get("text", "")) for c in body.get("components") or [] for p in c.get("parameters") or []]
 
 
 def _check_interactive(body: dict[str, Any]) -> str | None:
@@ -160,6 +184,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.state = SandboxState()
+        self._tasks: set[asyncio.Task] = set()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -217,9 +242,45 @@ class Sandbox:
             return _invalid(problem)
         self._record("messages", request, 200, message)
         recipient = message.get("to") or message.get("recipient")
+        message_id = payloads.message_id()
+        if message.get("type") == "template":
+            self._receive_template(message_id, digits(str(recipient)), message["template"])
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": recipient, "wa_id": digits(str(recipient))}],
-                                  "messages": [{"id": payloads.message_id()}]})
+                                  "messages": [{"id": message_id}]})
+
+    # -- officers' side: templates and their delivery receipts ---------------------------------
+
+    def _receive_template(self, message_id: str, wa_id: str, template: dict[str, Any]) -> None:
+        entry = {"id": message_id, "to": wa_id, "name": template.get("name"),
+                 "language": template["language"].get("code"), "parameters": _template_texts(template),
+                 "time": time.time(), "statuses": []}
+        self.state.templates.append(entry)
+        task = asyncio.get_running_loop().create_task(self._receipts(entry, ("sent", "delivered")))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _receipts(self, entry: dict[str, Any], statuses: tuple[str, ...]) -> None:
+        """Delivery receipts as Meta posts them, a moment after the message was accepted."""
+        for status in statuses:
+            await asyncio.sleep(self.config.receipt_delay_seconds)
+            webhook_status = await self.post_webhook(payloads.statuses(
+                self.config.phone_number_id, entry["to"], entry["id"], status))
+            entry["statuses"].append({"status": status, "webhook_status": webhook_status})
+
+    async def list_templates(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state.templates)
+
+    async def read_template(self, request: web.Request) -> web.Response:
+        """The officer opened the message: a "read" receipt goes to the webhook."""
+        entry = next((t for t in self.state.templates if t["id"] == request.match_info["message_id"]), None)
+        if entry is None:
+            return web.json_response({"error": "no such template message"}, status=404)
+        await self._receipts(entry, ("read",))
+        return web.json_response(entry)
+
+    async def officer_page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "officer.html")
 
     async def media_info(self, request: web.Request) -> web.Response:
         media_id = request.match_info["media_id"]
@@ -277,6 +338,7 @@ class Sandbox:
     async def reset(self, request: web.Request) -> web.Response:
         self.state.requests.clear()
         self.state.faults.clear()
+        self.state.templates.clear()
         return web.json_response({"status": "ok"})
 
     # -- chat page -----------------------------------------------------------------------------
@@ -369,6 +431,9 @@ class Sandbox:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_get("/", self.page)
+        app.router.add_get("/officer", self.officer_page)
+        app.router.add_get("/_sandbox/templates", self.list_templates)
+        app.router.add_post("/_sandbox/templates/{message_id}/read", self.read_template)
         app.router.add_post("/_chat/send", self.chat_send)
         app.router.add_post("/_chat/upload", self.chat_upload)
         app.router.add_get("/_chat/messages", self.chat_messages)
