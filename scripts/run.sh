@@ -22,6 +22,12 @@ if [ -z "${WHATSAPP_ACCESS_TOKEN:-}" ]; then
   SANDBOX=1
 fi
 
+case "${SATARK_DEV_MODE,,}" in 1|true|yes|on)
+  # Development: demo dashboard users (sp-gzp, sp-jnp, dig-vns, admin) the first time; their random
+  # passwords are shown here once and never again (`python -m satark.users reset-password NAME`).
+  $BIN/python -m satark.users demo ;;
+esac
+
 $BIN/rasa run actions --port "$ACTIONS_PORT" >"$VAR/logs/actions.log" 2>&1 & pids+=($!)
 $BIN/rasa run --model models/satark.tar.gz --port "$RASA_PORT" --enable-api \
   --credentials credentials.yml --endpoints endpoints.yml >"$VAR/logs/rasa.log" 2>&1 & pids+=($!)
