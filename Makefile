@@ -18,7 +18,7 @@ export SQLALCHEMY_WARN_20 := 0
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 MODEL_STAMP := models/.trained
 
-.PHONY: help install train run shell test test-unit test-dialogue bench lint migrate lock clean
+.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard lint migrate lock clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,8 +61,11 @@ test-dialogue: install train ## rasa data validate + test conversations with --f
 test-unit: install train ## pytest: actions, data layer, connector, end to end
 	$(BIN)/pytest -q
 
-bench: install ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency, training time
+bench: install bench-dashboard ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency, training time
 	$(BIN)/python -m bench.nlu --full-train
+
+bench-dashboard: install ## Dashboard service calls (inbox, overview) on 100,000 reports, SQLite and PostgreSQL
+	$(BIN)/python -m bench.dashboard
 
 lock: ## Re-resolve requirements.txt into requirements.lock (needs network)
 	@py="$$(scripts/find_python310.sh)" && rm -rf /tmp/satark-lock && "$$py" -m venv /tmp/satark-lock && \

@@ -5,13 +5,15 @@
 Reports are spread over districts, categories and the past year (more by day than by night), move
 through the workflow with plausible delays, and some carry evidence rows, follow-ups, messages and
 forwards' routes, as the real system stores them. Rows go in by bulk inserts, in chunks.
-Synthetic receipt hashes open nothing: there is no receipt code behind them.
+Synthetic receipt hashes open nothing: there is no receipt code behind them. Keys are random,
+so seeding twice adds more reports; the contents follow `--seed`.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -102,7 +104,7 @@ def seed_reports(count: int, factory: sessionmaker | None = None, directory: Off
     """Add `count` synthetic reports; returns how many were added."""
     factory = factory or get_session_factory()
     directory = directory or load_offices()
-    rng = random.Random(rng_seed)
+    rng = random.Random(rng_seed)  # noqa: S311 - synthetic contents, not secrets
     with factory.begin() as session:
         sync_offices(session, directory)
     with factory.begin() as session:
@@ -147,7 +149,7 @@ def _report(rng: random.Random, report_id: int, district: str, range_code: str, 
     village = rng.choice(VILLAGES)
     return {
         "id": report_id, "public_number": f"{district}-{created:%Y}-{report_id:05d}",
-        "draft_key": uuid.UUID(int=rng.getrandbits(128)).hex, "receipt_hash": f"{rng.getrandbits(256):064x}",
+        "draft_key": uuid.uuid4().hex, "receipt_hash": secrets.token_hex(32),
         "category": category, "district_code": district, "range_code": range_code,
         "description": f"{WHAT[category][language]} — {village}", "place": f"{village}, {rng.choice(PLACES)}",
         "incident_time": rng.choice(WHEN)[language], "details": rng.choice(DETAILS)[language],
@@ -177,7 +179,7 @@ def _evidence(rng: random.Random, report_id: int, created: datetime) -> list[dic
     items = []
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
         kind, mime, size = rng.choice(EVIDENCE)
-        items.append({"id": uuid.UUID(int=rng.getrandbits(128)).hex, "report_id": report_id, "kind": kind,
+        items.append({"id": uuid.uuid4().hex, "report_id": report_id, "kind": kind,
                       "mime_type": mime, "size_bytes": int(size * (0.5 + rng.random())), "sha256": None,
                       "stored_name": None, "caption": None, "metadata_stripped": True, "transcript": None,
                       "created_at": created})
