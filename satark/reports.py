@@ -240,18 +240,6 @@ def record_wrong_code(sender_id: str, factory: sessionmaker | None = None) -> No
     _retrying(write, factory or get_session_factory())
 
 
-def set_status(public_number: str, status: str, note: str | None, changed_by: str | None,
-               factory: sessionmaker | None = None) -> None:
-    """Used by the dashboard: change a report's status and keep its history."""
-
-    def write(session: Session) -> None:
-        report = session.execute(queries.report_by_public_number(public_number)).scalar_one()
-        report.status = status
-        session.add(StatusChange(report=report, status=status, note=note, changed_by=changed_by))
-
-    _retrying(write, factory or get_session_factory())
-
-
 def message_reporter(public_number: str, body: str, office_code: str | None,
                      factory: sessionmaker | None = None) -> None:
     """Leave a message the reporter sees when checking status with their code."""

@@ -8,11 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from satark import reports
+from satark import police, reports
 from satark.db.models import EvidenceItem, Office, Report, ReportMessage, ReportRoute
 from satark.db.session import get_session_factory
 from satark.receipts import ALPHABET, find_code, normalize_code, receipt_code_for, receipt_hash
 from satark.settings import get_receipt_secret
+from tests.support.police import user
 
 
 def make_draft(**overrides) -> reports.ReportDraft:
@@ -74,7 +75,7 @@ def test_a_retried_submit_stores_the_report_once_with_the_same_receipt(runtime):
 
 def test_status_and_police_messages_are_reached_with_the_code(runtime):
     receipt = reports.submit_report(make_draft())
-    reports.set_status(receipt.public_number, "assigned", "SHO Saidpur", "SP-GZP")
+    police.change_status(user("sp-gzp", "sp", "SP-GZP"), receipt.public_number, "assigned", note="SHO Saidpur")
     reports.message_reporter(receipt.public_number, "Please share the vehicle number.", "SP-GZP")
     view = reports.report_status(receipt.receipt_code.lower().replace("-", " "))
     assert view.status == "assigned"
