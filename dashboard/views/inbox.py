@@ -75,7 +75,7 @@ if not result.rows:
 frame = pd.DataFrame([{
     "link": f"/report?number={row.number}",
     "unread": "●" if row.unread else "",
-    "urgent": "🚨" if row.urgent else "",
+    "urgent": ("🚨" if row.urgent else "") + ("🚩" if row.flagged else ""),
     "number": row.number,
     "received": to_hour(row.received_hour),
     "category": category_name(row.category),
@@ -89,7 +89,7 @@ selection = st.dataframe(
     frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
     key=f"inbox_table_{st.session_state.get('inbox_opened', 0)}",
     column_config={
-        "link": st.column_config.LinkColumn(t("col_link"), display_text=r"/report\?number=(.*)", width="small"),
+        "link": st.column_config.LinkColumn(t("col_link"), display_text=r"/report\?number=(.*)", width="medium"),
         "unread": st.column_config.TextColumn(t("col_unread"), width="small"),
         "urgent": st.column_config.TextColumn(t("col_urgent"), width="small"),
         "number": None,

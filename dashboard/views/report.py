@@ -33,11 +33,11 @@ from dashboard.ui import (
 from satark.police import OUTCOMES, STATUSES
 
 user = signed_in_user()
-if st.button(t("back_to_inbox"), key="back"):
-    st.switch_page("views/inbox.py")
-
 requested = st.query_params.get("number") or ""
-with st.form("open_number", clear_on_submit=True, border=False):
+back, search = st.columns([1, 5], vertical_alignment="bottom")
+if back.button(t("back_to_inbox"), key="back"):
+    st.switch_page("views/inbox.py")
+with search.form("open_number", clear_on_submit=True, border=False):
     box, go = st.columns([4, 1], vertical_alignment="bottom")
     typed = box.text_input(t("open_number"), placeholder="GZP-2026-00042")
     if go.form_submit_button(t("open")) and typed.strip():
@@ -66,7 +66,8 @@ def reread() -> None:
 
 
 title, reload = st.columns([6, 1], vertical_alignment="bottom")
-title.title(("🚨 " if report.urgent else "") + t("report_title", number=report.number))
+title.title(("🚨 " if report.urgent else "") + ("🚩 " if report.flagged else "")
+            + t("report_title", number=report.number))
 if reload.button(t("reload"), key="reload"):
     reread()
 show_flash()
@@ -84,6 +85,8 @@ with middle:
     if report.duplicate_of:
         field(t("field_duplicate_of"), report.duplicate_of)
     field(t("field_urgent"), t("yes") if report.urgent else t("no"))
+    if report.flagged:
+        field(t("field_flagged"), t("yes"))
     field(t("field_received"), to_hour(report.received_hour))
 with right:
     field(t("field_place"), report.place)
@@ -155,6 +158,8 @@ with work:
             try:
                 data.change_status(user, report.number, status, note.strip() or None, outcome,
                                    data.normalize_number(duplicate_of) if duplicate_of.strip() else None)
+            except LookupError:
+                st.error(t("no_such_report"))
             except ValueError as error:
                 st.error(str(error))
             else:
@@ -197,10 +202,14 @@ with work:
             officer = st.selectbox(t("officer"), candidates,
                                    format_func=lambda o: f"{o.rank} {o.name} ({o.phone_masked})")
             if st.form_submit_button(t("forward_button")):
-                data.forward(user, report.number, officer.id)
-                renew_form("forward")
-                flash(t("forwarded", officer=officer.name))
-                reread()
+                try:
+                    data.forward(user, report.number, officer.id)
+                except LookupError:
+                    st.error(t("forward_refused"))
+                else:
+                    renew_form("forward")
+                    flash(t("forwarded", officer=officer.name))
+                    reread()
     if report.forwards:
         st.caption(t("forwards"))
         for sent in report.forwards:
