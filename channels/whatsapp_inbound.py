@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from satark.anonymity import Anonymizer
-from satark.forwarding import DeliveryStatus
+from satark.forwarding import DeliveryStatus, forward_id_from_callback
 from satark.media import IncomingMedia
 
 log = logging.getLogger(__name__)
@@ -185,5 +185,6 @@ def delivery_statuses(payload: object, phone_number_id: str) -> list[DeliverySta
                     at = datetime.fromtimestamp(int(status.get("timestamp")), timezone.utc)
                 except (TypeError, ValueError, OverflowError):
                     at = datetime.now(timezone.utc)
-                found.append(DeliveryStatus(str(status["id"]), str(status["status"]), at))
+                found.append(DeliveryStatus(str(status["id"]), str(status["status"]), at,
+                                            forward_id_from_callback(status.get("biz_opaque_callback_data"))))
     return found

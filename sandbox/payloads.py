@@ -112,10 +112,14 @@ def unsupported() -> dict[str, Any]:
         "error_data": {"details": "Message type is currently not supported."}}]}
 
 
-def statuses(phone_number_id: str, wa_id: str, outbound_id: str, status: str) -> dict[str, Any]:
-    """A delivery receipt (sent, delivered, read or failed) for a message the bot sent."""
+def statuses(phone_number_id: str, wa_id: str, outbound_id: str, status: str,
+             callback_data: str | None = None) -> dict[str, Any]:
+    """A delivery receipt (sent, delivered, read or failed) for a message the bot sent; Meta echoes the
+    message's `biz_opaque_callback_data`."""
     receipt: dict[str, Any] = {"id": outbound_id, "status": status, "timestamp": str(int(time.time())),
                                "recipient_id": wa_id}
+    if callback_data:
+        receipt["biz_opaque_callback_data"] = callback_data
     if status == "failed":
         receipt["errors"] = [{"code": 131047, "title": "Re-engagement message"}]
     else:

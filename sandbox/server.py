@@ -244,15 +244,17 @@ class Sandbox:
         recipient = message.get("to") or message.get("recipient")
         message_id = payloads.message_id()
         if message.get("type") == "template":
-            self._receive_template(message_id, digits(str(recipient)), message["template"])
+            self._receive_template(message_id, digits(str(recipient)), message["template"],
+                                   message.get("biz_opaque_callback_data"))
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": recipient, "wa_id": digits(str(recipient))}],
                                   "messages": [{"id": message_id}]})
 
     # -- officers' side: templates and their delivery receipts ---------------------------------
 
-    def _receive_template(self, message_id: str, wa_id: str, template: dict[str, Any]) -> None:
-        entry = {"id": message_id, "to": wa_id, "name": template.get("name"),
+    def _receive_template(self, message_id: str, wa_id: str, template: dict[str, Any],
+                          callback_data: str | None) -> None:
+        entry = {"id": message_id, "to": wa_id, "callback_data": callback_data, "name": template.get("name"),
                  "language": template["language"].get("code"), "parameters": _template_texts(template),
                  "time": time.time(), "statuses": []}
         self.state.templates.append(entry)
@@ -265,7 +267,7 @@ class Sandbox:
         for status in statuses:
             await asyncio.sleep(self.config.receipt_delay_seconds)
             webhook_status = await self.post_webhook(payloads.statuses(
-                self.config.phone_number_id, entry["to"], entry["id"], status))
+                self.config.phone_number_id, entry["to"], entry["id"], status, entry["callback_data"]))
             entry["statuses"].append({"status": status, "webhook_status": webhook_status})
 
     async def list_templates(self, request: web.Request) -> web.Response:

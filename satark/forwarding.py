@@ -9,7 +9,7 @@ credentials, to the local sandbox (`python -m sandbox`), where a tester sees it.
 from __future__ import annotations
 
 import asyncio
-import logging
+import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
 from satark.db.models import Forward, utcnow
@@ -26,10 +26,9 @@ from satark.db.session import get_session_factory
 from satark.settings import get_police_settings
 from satark.taxonomy import get_category
 
-log = logging.getLogger(__name__)
-
 SUMMARY_CHARS = 160
 PLACE_CHARS = 120
+CALLBACK_PREFIX = "satark-forward:"  # in `biz_opaque_callback_data`, which Meta echoes in receipts
 DELIVERY_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 _LONG_NUMBER = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 SANDBOX_DEFAULT_PORT = "8010"
@@ -52,6 +51,17 @@ class DeliveryStatus:
     message_id: str
     status: str
     at: datetime
+    forward_id: int | None = None  # from the callback data the forward was sent with
+
+
+def forward_id_from_callback(data: object) -> int | None:
+    text = str(data or "")
+    suffix = text[len(CALLBACK_PREFIX):] if text.startswith(CALLBACK_PREFIX) else ""
+    return int(suffix) if suffix.isdigit() else None
+
+
+def message_key(message_id: str) -> str:
+    return hashlib.sha256(message_id.encode()).hexdigest()
 
 
 def _parameter(text: str, limit: int) -> str:
@@ -64,7 +74,7 @@ def report_link(dashboard_url: str, number: str) -> str:
     return f"{dashboard_url.rstrip('/')}/report?number={quote(number)}"
 
 
-def template_message(message: ForwardMessage) -> dict:
+def template_message(message: ForwardMessage, forward_id: int) -> dict:
     settings = get_police_settings()
     category = get_category(message.category)
     language = settings.forward_language.split("_")[0]
@@ -73,7 +83,7 @@ def template_message(message: ForwardMessage) -> dict:
              report_link(message.dashboard_url, message.number))
     return {
         "messaging_product": "whatsapp", "recipient_type": "individual", "to": message.phone,
-        "type": "template",
+        "type": "template", "biz_opaque_callback_data": f"{CALLBACK_PREFIX}{forward_id}",
         "template": {"name": settings.forward_template, "language": {"code": settings.forward_language},
                      "components": [{"type": "body",
                                      "parameters": [{"type": "text", "text": t} for t in texts]}]},
@@ -117,7 +127,7 @@ def send(forward_id: int, message: ForwardMessage, factory: sessionmaker | None 
     from channels.whatsapp_graph import GraphError
 
     try:
-        message_id, error = _post(template_message(message)), None
+        message_id, error = _post(template_message(message, forward_id)), None
     except GraphError as failure:
         message_id, error = None, str(failure)
     with (factory or get_session_factory()).begin() as session:
@@ -125,23 +135,31 @@ def send(forward_id: int, message: ForwardMessage, factory: sessionmaker | None 
         if error is not None:
             row.status, row.error, row.failed_at = "failed", error, utcnow()
         else:
-            row.graph_message_id = message_id
+            row.message_key = message_key(message_id) if message_id else None
 
 
 def record_delivery_statuses(statuses: Iterable[DeliveryStatus], factory: sessionmaker | None = None) -> int:
     """Apply delivery receipts to forwards (receipts may come twice or out of order: a status never
-    goes back). Receipts for other messages (replies to citizens) match nothing. Returns the count."""
-    by_id = {}
+    goes back). A receipt names its forward by the callback data, which also wins the race against
+    storing the message id; else by message id. Receipts for replies to citizens match nothing.
+    Returns how many forwards changed status."""
+    by_key: dict[str, list[DeliveryStatus]] = {}
+    by_forward: dict[int, list[DeliveryStatus]] = {}
     for status in statuses:
-        if status.status in DELIVERY_RANK and status.status != "queued":
-            by_id.setdefault(status.message_id, []).append(status)
-    if not by_id:
+        if status.status not in DELIVERY_RANK or status.status == "queued":
+            continue
+        if status.forward_id is not None:
+            by_forward.setdefault(status.forward_id, []).append(status)
+        else:
+            by_key.setdefault(message_key(status.message_id), []).append(status)
+    if not by_key and not by_forward:
         return 0
     updated = 0
     with (factory or get_session_factory()).begin() as session:
-        rows = session.execute(select(Forward).where(Forward.graph_message_id.in_(list(by_id)))).scalars()
+        rows = session.execute(select(Forward).where(or_(Forward.id.in_(list(by_forward)),
+                                                         Forward.message_key.in_(list(by_key))))).scalars()
         for row in rows:
-            for status in by_id[row.graph_message_id]:
+            for status in by_forward.get(row.id, []) + by_key.get(row.message_key or "", []):
                 column = f"{status.status}_at"
                 if getattr(row, column) is None:
                     setattr(row, column, status.at)

@@ -74,6 +74,7 @@ def test_forward_reaches_the_officer_and_delivery_receipts_update_it(people, gra
     [sent] = templates(graph)
     assert "Officer inbox" in requests.get(f"{graph.graph}/officer", timeout=10).text
     assert sent["to"] == OFFICER_PHONE and sent["name"] == "satark_report_forward"
+    assert sent["callback_data"] == f"satark-forward:{forward_id}"
     number, category, place, summary, link = sent["parameters"]
     assert (number, category, place) == (receipt.public_number, "Illegal liquor", "Saidpur, near the canal")
     assert link == f"{DASHBOARD}/report?number={receipt.public_number}"
@@ -117,13 +118,18 @@ def test_receipts_never_go_back_and_others_are_ignored(people, graph):
     forward_id = police.forward(people["gzp"], submit().public_number, officer, DASHBOARD)
     with get_session_factory().begin() as session:
         row = session.get(Forward, forward_id)
-        row.status, row.graph_message_id, row.failed_at = "queued", "wamid.test-1", None
+        row.status, row.message_key, row.failed_at = "queued", forwarding.message_key("wamid.test-1"), None
     now = datetime.now(timezone.utc)
-    receipts = [forwarding.DeliveryStatus("wamid.test-1", "read", now),
+    receipts = [forwarding.DeliveryStatus("wamid.test-1", "delivered", now),
                 forwarding.DeliveryStatus("wamid.test-1", "sent", now - timedelta(seconds=5)),
                 forwarding.DeliveryStatus("wamid.unknown", "delivered", now)]
     assert forwarding.record_delivery_statuses(receipts) == 1
+    assert forward_status(forward_id) == "delivered"
+    by_callback = forwarding.DeliveryStatus("wamid.other", "read", now,
+                                            forwarding.forward_id_from_callback(f"satark-forward:{forward_id}"))
+    assert forwarding.record_delivery_statuses([by_callback]) == 1
     assert forward_status(forward_id) == "read"
+    assert forwarding.forward_id_from_callback("something else") is None
 
 
 def test_without_credentials_forwards_go_to_the_local_sandbox(monkeypatch):

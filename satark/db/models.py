@@ -244,7 +244,9 @@ class Forward(Base):
     officer_id = Column(Integer, ForeignKey("officers.id"), nullable=False)
     forwarded_by = Column(String(64), nullable=True)
     status = Column(String(12), nullable=False, default="queued")  # queued/sent/delivered/read/failed
-    graph_message_id = Column(String(200), nullable=True, unique=True)
+    # SHA-256 of the Graph message id: receipts are matched by it, so the ids of messages to
+    # citizens (which encode their numbers) never reach the database, not even in a query.
+    message_key = Column(String(64), nullable=True, unique=True)
     error = Column(Text, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime, nullable=True)

@@ -82,7 +82,7 @@ def upgrade() -> None:
         sa.Column("officer_id", sa.Integer(), nullable=False),
         sa.Column("forwarded_by", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("graph_message_id", sa.String(length=200), nullable=True),
+        sa.Column("message_key", sa.String(length=64), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("sent_at", UTCDateTime(), nullable=True),
@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["report_id"], ["reports.id"], name=op.f("fk_forwards_report_id_reports"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_forwards")),
-        sa.UniqueConstraint("graph_message_id", name=op.f("uq_forwards_graph_message_id")),
+        sa.UniqueConstraint("message_key", name=op.f("uq_forwards_message_key")),
     )
     with op.batch_alter_table("forwards", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_forwards_report_id"), ["report_id"], unique=False)
