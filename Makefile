@@ -18,7 +18,7 @@ export SQLALCHEMY_WARN_20 := 0
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 MODEL_STAMP := models/.trained
 
-.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard lint migrate lock clean
+.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard lint migrate lock clean browser
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ run: install migrate train ## Start action server, Rasa server, WhatsApp sandbox
 shell: install migrate train ## Chat with the bot in the terminal (starts the action server)
 	@scripts/shell.sh
 
-test: install migrate train lint test-dialogue test-unit ## Everything: lint, data validation, test conversations, pytest
+test: install migrate train browser lint test-dialogue test-unit ## Everything: lint, data validation, test conversations, pytest
 
 lint: install ## ruff
 	$(BIN)/ruff check .
@@ -57,6 +57,10 @@ lint: install ## ruff
 test-dialogue: install train ## rasa data validate + test conversations with --fail-on-prediction-errors
 	@scripts/validate_data.sh
 	$(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
+
+browser: ## Debian's Chromium (and fonts for Hindi and emoji) for the browser test; apt-get as root
+	@command -v /usr/bin/chromium >/dev/null || (apt-get update && \
+	 DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-lohit-deva fonts-noto-color-emoji)
 
 test-unit: install train ## pytest: actions, data layer, connector, end to end
 	$(BIN)/pytest -q

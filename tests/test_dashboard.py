@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import streamlit as st
 from PIL import Image
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
@@ -30,6 +31,7 @@ CITIZEN_MARKUP = "**bold** <b>x</b> [link](http://x)"
 
 @pytest.fixture
 def office_users(runtime):
+    st.cache_data.clear()  # cached query results of an earlier test's database
     for username, role, office in (("sp_gzp", "sp", "SP-GZP"), ("sp_jnp", "sp", "SP-JNP"),
                                    ("dig_vns", "dig", "DIG-VNS"), ("admin", "admin", None)):
         users.add_user(username, PASSWORD, role, office)
@@ -149,6 +151,7 @@ def test_sp_office_sees_its_district_and_dig_office_the_range(office_users):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics == {"Open": "2", "Urgent": "1", "Unread": "2", "New": "2"}
     table = app.dataframe[0].value
+    assert list(table["marks"]) == ["●🚨", "●"]  # unread, urgent
     assert table["received"][0].endswith(":00 IST")  # to the hour, India time
     assert set(table["category"]) == {MINING} and set(table["status"]) == {
         "Received, waiting to be assigned"}
@@ -174,9 +177,10 @@ def test_inbox_filters_search_sort_and_paging(office_users):
 
 def test_opened_report_is_no_longer_unread(office_users):
     number = submit("GZP").public_number
+    assert list(signed_in("sp_gzp").run().dataframe[0].value["marks"]) == ["●"]
     open_report(signed_in("sp_gzp"), number)
     app = signed_in("sp_gzp").run()
-    assert list(app.dataframe[0].value["unread"]) == [""]
+    assert list(app.dataframe[0].value["marks"]) == [""]
 
 
 def test_admin_sees_users_and_offices_but_no_report_content(office_users):

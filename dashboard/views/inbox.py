@@ -28,6 +28,8 @@ if alerts:
         st.session_state.pop("urgent_alerts")
         st.rerun()
 
+counts = st.columns(4)  # filled below, once the filters are known
+
 with st.form("open_number", clear_on_submit=True, border=False):
     box, go = st.columns([4, 1], vertical_alignment="bottom")
     typed = box.text_input(t("open_number"), placeholder="GZP-2026-00042")
@@ -61,7 +63,6 @@ flt = InboxFilter(districts=districts, categories=categories, statuses=statuses,
 pager_key = f"pager-{hash((flt, page_size)) & 0xFFFFFFFF:x}"
 result = data.inbox(user, flt, int(st.session_state.get(pager_key, 1)), page_size)
 
-counts = st.columns(4)
 for column, key in zip(counts, ("open", "urgent", "unread", "new"), strict=True):
     column.metric(t(f"count_{key}"), result.counts.get(key, 0))
 
@@ -74,8 +75,7 @@ if not result.rows:
 
 frame = pd.DataFrame([{
     "link": f"/report?number={row.number}",
-    "unread": "●" if row.unread else "",
-    "urgent": ("🚨" if row.urgent else "") + ("🚩" if row.flagged else ""),
+    "marks": ("●" if row.unread else "") + ("🚨" if row.urgent else "") + ("🚩" if row.flagged else ""),
     "number": row.number,
     "received": to_hour(row.received_hour),
     "category": category_name(row.category),
@@ -90,8 +90,7 @@ selection = st.dataframe(
     key=f"inbox_table_{st.session_state.get('inbox_opened', 0)}",
     column_config={
         "link": st.column_config.LinkColumn(t("col_link"), display_text=r"/report\?number=(.*)", width="medium"),
-        "unread": st.column_config.TextColumn(t("col_unread"), width="small"),
-        "urgent": st.column_config.TextColumn(t("col_urgent"), width="small"),
+        "marks": st.column_config.TextColumn("", help=t("col_marks"), width=60),
         "number": None,
         "received": t("col_received"),
         "category": t("col_category"),
