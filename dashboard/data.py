@@ -154,6 +154,16 @@ def list_users(user: auth.UserView) -> tuple[dict, ...]:
     return police.list_users(user, factory=session_factory())
 
 
+def create_user(user: auth.UserView, username: str, password: str, role: str, office_code: str | None) -> None:
+    police.create_user(user, username, password, role, office_code, factory=session_factory())
+    list_users.clear()
+
+
+def set_user_disabled(user: auth.UserView, username: str, disabled: bool) -> None:
+    police.set_user_disabled(user, username, disabled, factory=session_factory())
+    list_users.clear()
+
+
 def offices() -> OfficeDirectory:
     return load_offices()
 

@@ -156,7 +156,6 @@ LABELS: dict[str, dict[str, str]] = {
         "officer_name": "Name",
         "officer_rank": "Rank",
         "officer_phone": "WhatsApp number",
-        "officer_phone_keep": "WhatsApp number (leave empty to keep the current one)",
         "officer_categories": "Categories (none: all)",
         "officer_active": "Active",
         "edit_officer": "Add or edit an officer",
@@ -190,8 +189,14 @@ LABELS: dict[str, dict[str, str]] = {
         "no_audit": "No entries.",
         # admin
         "users_title": "Users",
-        "users_cli": "Users are created on the server with the command line (the password is read from "
-                     "standard input, never typed on the command line):",
+        "users_cli": "The same on the server's command line (how the first admin is made; the password is "
+                     "read from standard input, never typed on the command line):",
+        "add_user": "Add a user",
+        "user_added": "User {username} added. They should change the password after signing in.",
+        "disable_user": "Disable or enable a user",
+        "enable_instead": "Enable (instead of disable)",
+        "user_disabled": "User {username} disabled.",
+        "user_enabled": "User {username} enabled.",
         "offices_title": "Offices",
         "offices_note": "Offices and routing rules come from the offices file (OFFICES_FILE); "
                         "edit it to change them.",
@@ -354,7 +359,6 @@ LABELS: dict[str, dict[str, str]] = {
         "officer_name": "नाम",
         "officer_rank": "पद",
         "officer_phone": "व्हाट्सऐप नंबर",
-        "officer_phone_keep": "व्हाट्सऐप नंबर (मौजूदा रखने के लिए खाली छोड़ें)",
         "officer_categories": "श्रेणियाँ (कोई नहीं: सभी)",
         "officer_active": "सक्रिय",
         "edit_officer": "अधिकारी जोड़ें या बदलें",
@@ -385,8 +389,14 @@ LABELS: dict[str, dict[str, str]] = {
         "export_audit": "ऑडिट लॉग डाउनलोड करें (CSV)",
         "no_audit": "कोई प्रविष्टि नहीं।",
         "users_title": "उपयोगकर्ता",
-        "users_cli": "उपयोगकर्ता सर्वर पर कमांड लाइन से बनाए जाते हैं (पासवर्ड मानक इनपुट से पढ़ा जाता है, "
-                     "कमांड लाइन पर कभी नहीं):",
+        "users_cli": "यही काम सर्वर की कमांड लाइन से (पहला प्रशासक ऐसे ही बनता है; पासवर्ड मानक इनपुट से पढ़ा "
+                     "जाता है, कमांड लाइन पर कभी नहीं):",
+        "add_user": "उपयोगकर्ता जोड़ें",
+        "user_added": "उपयोगकर्ता {username} जोड़ा गया। साइन इन के बाद वे पासवर्ड बदलें।",
+        "disable_user": "उपयोगकर्ता बंद या चालू करें",
+        "enable_instead": "चालू करें (बंद करने के बजाय)",
+        "user_disabled": "उपयोगकर्ता {username} बंद किया गया।",
+        "user_enabled": "उपयोगकर्ता {username} चालू किया गया।",
         "offices_title": "कार्यालय",
         "offices_note": "कार्यालय और रूटिंग नियम कार्यालय फ़ाइल (OFFICES_FILE) से आते हैं; "
                         "बदलने के लिए उसे संपादित करें।",

@@ -190,6 +190,15 @@ def test_admin_sees_users_and_offices_but_no_report_content(office_users):
     assert app.title[0].value == "Users"
     assert {"sp_gzp", "dig_vns"} <= set(app.dataframe[0].value["username"])
     assert "python -m satark.users add" in app.code[0].value
+    app.text_input[0].input("SP-Vns")
+    app.selectbox[1].set_value("SP-VNS")
+    app.text_input[1].input("a long secret phrase")
+    next(b for b in app.button if b.label == "Add a user").click().run()
+    assert app.success[0].value.startswith("User sp-vns added")
+    assert sign_in("sp-vns", "a long secret phrase").user.district_codes == ("VNS",)
+    app.selectbox[2].set_value("sp_jnp")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert sign_in("sp_jnp", PASSWORD).outcome == "disabled"
     app = open_report(app, number)
     assert number not in shown(app) and "secret tip" not in shown(app)
     app.switch_page("views/offices.py").run()

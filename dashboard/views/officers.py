@@ -39,19 +39,19 @@ with st.form(form_key(f"officer-{choice.id if choice else 'new'}"), clear_on_sub
     rank = st.text_input(t("officer_rank"), value=choice.rank if choice else "")
     district = st.selectbox(t("district"), districts, format_func=district_name,
                             index=districts.index(choice.district) if choice and choice.district in districts else 0)
-    phone = st.text_input(t("officer_phone_keep") if choice else t("officer_phone"), placeholder="+91 …")
+    phone = st.text_input(t("officer_phone"), placeholder="+91 …")
     categories = st.multiselect(t("officer_categories"), data.category_keys(), format_func=category_name,
                                 default=list(choice.categories) if choice else [])
     active = st.checkbox(t("officer_active"), value=choice.active if choice else True)
     if st.form_submit_button(t("save")):
-        if not name.strip() or not (phone.strip() or choice):
+        if not name.strip() or not phone.strip():
             st.warning(t("empty_text"))
         else:
             try:
                 data.save_officer(user, name=name.strip(), rank=rank.strip(), district=district,
-                                  phone=phone.strip() or None, categories=tuple(categories),
+                                  phone=phone.strip(), categories=tuple(categories),
                                   officer_id=choice.id if choice else None, active=active)
-            except (ValueError, PermissionError) as error:
+            except (ValueError, PermissionError, LookupError) as error:
                 st.error(str(error))
             else:
                 renew_form(f"officer-{choice.id if choice else 'new'}")
