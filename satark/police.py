@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -54,6 +55,8 @@ MESSAGE_MAX_CHARS = 4000
 NOTE_MAX_CHARS = 4000
 URGENT_ALERT_LIMIT = 20
 PHONE_PATTERN = re.compile(r"\d{10,15}")
+IST_OFFSET_DAYS = 5.5 / 24
+JULIAN_DAY_OF_ORDINAL_0 = 1721425  # date.fromordinal(1) is Julian day number 1721426
 
 T = TypeVar("T")
 
@@ -639,21 +642,24 @@ def _hours_between(start: ColumnElement, end: ColumnElement, dialect: str) -> Co
 
 
 def _week_start(column: ColumnElement, dialect: str) -> ColumnElement:
-    """The Monday (India's time) of the week a timestamp falls in, as a date or ISO text."""
+    """The Monday (India's time) of a timestamp's week: a date on PostgreSQL; on SQLite the week's
+    number since the Julian epoch (cheaper than date functions), turned into a date by `_as_week`."""
     if dialect == "postgresql":
         return func.date(func.date_trunc("week", func.timezone("Asia/Kolkata", column)))
-    return func.date(func.datetime(column, "+330 minutes"), "weekday 0", "-6 days")
+    return cast((func.julianday(column) + 0.5 + IST_OFFSET_DAYS) / 7, Integer)  # Julian day 0 was a Monday
+
+
+def _as_week(value: object) -> date:
+    return value if isinstance(value, date) else date.fromordinal(int(value) * 7 - JULIAN_DAY_OF_ORDINAL_0)
 
 
 def _median(session: Session, base: Select, value: ColumnElement, present: ColumnElement) -> float | None:
-    """The median in SQL on either database: count, then the middle row(s) in order."""
-    subquery = base.with_only_columns(value.label("v")).where(present).subquery()
-    n = session.execute(select(func.count()).select_from(subquery)).scalar_one()
-    if not n:
-        return None
-    middle = session.execute(select(subquery.c.v).order_by(subquery.c.v)
-                             .limit(2 - n % 2).offset((n - 1) // 2)).scalars().all()
-    return round(sum(float(v) for v in middle) / len(middle), 1)
+    """The median in SQL on either database, in one pass: the middle row(s) by window functions."""
+    ranked = base.with_only_columns(value.label("v"), func.row_number().over(order_by=value).label("rank"),
+                                    func.count().over().label("n")).where(present).subquery()
+    middle = (ranked.c.rank == (ranked.c.n + 1) / 2) | (ranked.c.rank == (ranked.c.n + 2) / 2)
+    median = session.execute(select(func.avg(ranked.c.v)).where(middle)).scalar_one()
+    return None if median is None else round(float(median), 1)
 
 
 def overview(user: UserView, flt: InboxFilter, factory: sessionmaker | None = None) -> Overview:
@@ -665,23 +671,30 @@ def overview(user: UserView, flt: InboxFilter, factory: sessionmaker | None = No
             return Overview({}, {}, {}, (), (), None, None, 0)
         dialect = session.get_bind().dialect.name
         base = _scoped(select(Report.id).select_from(Report), office_id).where(*_conditions(flt))
-
-        def grouped(*columns: ColumnElement) -> list:
-            return session.execute(base.with_only_columns(*columns, func.count(Report.id))
-                                   .group_by(*columns)).all()
-
         week = _week_start(Report.created_at, dialect).label("week")
-        weekly = sorted((w if isinstance(w, date) else date.fromisoformat(str(w)), n) for w, n in grouped(week))
-        heatmap = grouped(Report.category, Report.district_code)
+        keys = (Report.category, Report.district_code, Report.status, week)
+        # One scan: counts per (category, district, status, week); the small result is summed up here.
+        groups = session.execute(base.with_only_columns(*keys, func.count(Report.id)).group_by(*keys)).all()
+        by_category: Counter[str] = Counter()
+        by_district: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        weekly: Counter[date] = Counter()
+        heatmap: Counter[tuple[str, str]] = Counter()
+        for category, district, status, week_start, n in groups:
+            by_category[category] += n
+            by_district[district] += n
+            by_status[status] += n
+            weekly[_as_week(week_start)] += n
+            heatmap[(category, district)] += n
         return Overview(
-            by_category=dict(grouped(Report.category)), by_district=dict(grouped(Report.district_code)),
-            by_status=dict(grouped(Report.status)), weekly=tuple(weekly),
-            heatmap=tuple((c, d, n) for c, d, n in heatmap),
+            by_category=dict(by_category), by_district=dict(by_district), by_status=dict(by_status),
+            weekly=tuple(sorted(weekly.items())),
+            heatmap=tuple((category, district, n) for (category, district), n in sorted(heatmap.items())),
             median_hours_to_acknowledge=_median(session, base, _hours_between(
                 Report.created_at, Report.acknowledged_at, dialect), Report.acknowledged_at.is_not(None)),
             median_hours_to_close=_median(session, base, _hours_between(
                 Report.created_at, Report.closed_at, dialect), Report.closed_at.is_not(None)),
-            total=sum(n for _, _, n in heatmap))
+            total=sum(by_status.values()))
 
     return _run(factory, read)
 

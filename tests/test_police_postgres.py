@@ -17,6 +17,7 @@ from satark.police import InboxFilter
 from satark.seed import seed_reports
 from tests.conftest import clear_caches
 from tests.support.police import submit, user
+from tests.test_police_service import weeks_start_on_monday_in_india
 
 SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
@@ -59,6 +60,10 @@ def test_police_service_on_postgres(postgres):
     assert [(r.username, r.report_number) for r in rows] == [("sp-jnp", urgent)] * 2
     with pytest.raises(DatabaseError), get_session_factory().begin() as session:
         session.execute(text("DELETE FROM audit_events"))
+
+
+def test_weeks_start_on_monday_in_india_on_postgres(postgres):
+    weeks_start_on_monday_in_india(user("sp-gzp", "sp", "SP-GZP"))
 
 
 def test_seeded_reports_on_postgres(postgres):

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from satark import police, reports
-from satark.db.models import AuditEvent
+from satark.db.models import AuditEvent, Report
 from satark.db.session import get_session_factory
 from satark.media import store
 from satark.police import InboxFilter
@@ -169,6 +169,24 @@ def test_overview_counts_in_sql(offices):
     assert ("illegal_liquor", "GZP", 2) in summary.heatmap
     assert summary.median_hours_to_close is not None and summary.median_hours_to_close < 1
     assert police.overview(offices["jnp"], InboxFilter(open_only=False)).total == 0
+
+
+def set_created(number: str, moment: datetime) -> None:
+    with get_session_factory().begin() as session:
+        session.execute(update(Report).where(Report.public_number == number).values(created_at=moment))
+
+
+def test_weeks_start_on_monday_in_india(offices):
+    weeks_start_on_monday_in_india(offices["gzp"])
+
+
+def weeks_start_on_monday_in_india(sp) -> None:
+    """Sunday 23:00 and Monday 00:30 India time fall in different weeks (UTC would merge them)."""
+    sunday_night, monday_morning = submit().public_number, submit().public_number
+    set_created(sunday_night, datetime(2026, 11, 29, 23, 0, tzinfo=police.IST))
+    set_created(monday_morning, datetime(2026, 11, 30, 0, 30, tzinfo=police.IST))
+    weekly = police.overview(sp, InboxFilter(open_only=False)).weekly
+    assert weekly == ((date(2026, 11, 23), 1), (date(2026, 11, 30), 1))
 
 
 def test_export_is_csv_of_the_filtered_list_and_audited(offices):
