@@ -17,6 +17,7 @@ import zlib
 
 from rasa_sdk.endpoint import create_app as create_sdk_app
 from sanic import Sanic, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 
 from satark import preflight
@@ -41,6 +42,10 @@ def create_app(token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_
     app = create_sdk_app(actions_package, cors_origins=None, auto_reload=False)
     app.config.REQUEST_MAX_SIZE = max_body_bytes
 
+    @app.exception(PayloadTooLarge)
+    async def too_large(_request: Request, _error: Exception):
+        return response.json({"error": "payload too large"}, status=413)
+
     @app.on_request
     async def guard(request: Request):
         if request.path in OPEN_PATHS:
@@ -48,6 +53,8 @@ def create_app(token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_
         if token and not hmac.compare_digest((request.args.get("token") or "").encode(), token.encode()):
             log.warning("action server call without the right token refused")
             return response.json({"error": "unauthorised"}, status=401)
+        if len(request.body or b"") > max_body_bytes:
+            return response.json({"error": "payload too large"}, status=413)
         encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
         if encoding == "deflate":
             inflated = _inflate(request.body or b"", max_body_bytes)

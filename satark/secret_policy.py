@@ -46,10 +46,10 @@ def secret_problem(value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return "is not set"
-    if len(value) < MIN_LENGTH:
-        return f"is shorter than {MIN_LENGTH} characters"
     if PLACEHOLDER.search(value):
         return "looks like a placeholder (change-me, example, secret, 1234, …)"
+    if len(value) < MIN_LENGTH:
+        return f"is shorter than {MIN_LENGTH} characters"
     if entropy_bits(value) < MIN_ENTROPY_BITS:
         return "is not random enough"
     return None

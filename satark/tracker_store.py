@@ -56,19 +56,22 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def final_secret_values(events: Iterable[Event]) -> dict[str, Any]:
-    """The value each secret slot holds after the events (None when reset or never set)."""
-    values: dict[str, Any] = {}
-    for event in events:
+def live_secret_positions(events: Iterable[Event]) -> set[int]:
+    """Positions of the events that set a secret slot's current value: only those may keep it."""
+    latest: dict[str, int] = {}
+    for position, event in enumerate(events):
         if event.get("event") == "slot" and event.get("name") in SECRET_SLOTS:
-            values[event["name"]] = event.get("value")
-        elif event.get("event") in ("restart", "session_started"):
-            values.clear()
-    return values
+            latest[event["name"]] = position
+            if event.get("value") is None:
+                del latest[event["name"]]
+        elif event.get("event") == "restart":
+            latest.clear()
+    return set(latest.values())
 
 
-def redact_event(event: Event, live: dict[str, Any]) -> Event:
-    """A copy of one serialised event that is safe to store; `live` holds secret slot values still in use."""
+def redact_event(event: Event, live: bool = False) -> Event:
+    """A copy of one serialised event that is safe to store; `live` when it sets a secret slot's
+    current value, which the conversation still needs."""
     kind = event.get("event")
     event = json.loads(json.dumps(event))  # a deep copy: the tracker in memory keeps its values
     if kind == "user":
@@ -82,17 +85,28 @@ def redact_event(event: Event, live: dict[str, Any]) -> Event:
                 entity["value"] = REDACTED if entity.get("entity") in SECRET_ENTITIES \
                     else _redact_value(entity.get("value"))
     elif kind == "bot":
+        # Response variables (receipt_code, public_number, ...) travel in the metadata as well.
+        event["metadata"] = {key: value for key, value in (event.get("metadata") or {}).items()
+                             if key == "utter_action"}
         if isinstance(event.get("text"), str) and mentions_report(event["text"]):
             event["text"] = REDACTED
             event["data"] = {}
+        else:
+            event["data"] = _redact_value(event.get("data"))
     elif kind == "slot":
         name = event.get("name")
         if name in SECRET_SLOTS:
-            if event.get("value") is not None and event.get("value") != live.get(name):
+            if event.get("value") is not None and not live:
                 event["value"] = REDACTED
         else:
             event["value"] = _redact_value(event.get("value"))
     return event
+
+
+def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
@@ -103,24 +117,26 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             raise ValueError("an event broker would receive events before redaction; configure none")
         configure_logging()
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":  # overwritten rows must not linger in free pages
+            sa.event.listen(self.engine, "connect", _secure_delete)
+            self.engine.dispose()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         everything = [event.as_dict() for event in tracker.events]
-        live = final_secret_values(everything)
+        live = {id(tracker.events[position]) for position in live_secret_positions(everything)}
         with self.session_scope() as session:
             new = list(self._additional_events(session, tracker))
-            closed = False
+            replaced = False  # a secret slot changed: earlier stored values must go
             for event in new:
                 data = event.as_dict()
-                closed = closed or (data.get("event") == "slot" and data.get("name") in SECRET_SLOTS
-                                    and data.get("value") is None)
-                data = redact_event(data, live)
+                replaced = replaced or (data.get("event") == "slot" and data.get("name") in SECRET_SLOTS)
+                data = redact_event(data, id(event) in live)
                 session.add(self.SQLEvent(
                     sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
                     intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
                     action_name=data.get("name"), data=json.dumps(data)))
             session.flush()
-            if closed:
+            if replaced:
                 scrub_sender(session, self.SQLEvent, tracker.sender_id)
             session.commit()
 
@@ -129,10 +145,10 @@ def scrub_sender(session: Any, table: Any, sender_id: str) -> int:
     """Apply `redact_event` to every stored event of one conversation; the number of rows changed."""
     rows = session.execute(sa.select(table).where(table.sender_id == sender_id).order_by(table.id)).scalars().all()
     events = [json.loads(row.data) for row in rows]
-    live = final_secret_values(events)
+    live = live_secret_positions(events)
     changed = 0
-    for row, event in zip(rows, events, strict=True):
-        clean = json.dumps(redact_event(event, live))
+    for position, (row, event) in enumerate(zip(rows, events, strict=True)):
+        clean = json.dumps(redact_event(event, position in live))
         if clean != row.data:
             row.data = clean
             changed += 1

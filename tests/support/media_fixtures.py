@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PIL import Image
@@ -60,7 +60,7 @@ SINE = ["-f", "lavfi", "-i", "sine=frequency=300:duration=1"]
 PICTURE = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def av(kind: str) -> tuple[bytes, str]:
     """(bytes, mime) of an identifying recording: ogg, m4a (cover art), mp3 (cover art), mp4 (cover art)."""
     if kind == "ogg":
@@ -78,7 +78,7 @@ def av(kind: str) -> tuple[bytes, str]:
     raise ValueError(kind)
 
 
-@lru_cache(maxsize=None)
+@cache
 def pdf() -> bytes:
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
