@@ -74,7 +74,7 @@ def server_problems(environ: Mapping[str, str], argv: Sequence[str]) -> list[str
                         "replace the model and read every conversation. Set RASA_API_TOKEN or leave the API off.")
     if environ.get("RASA_API_TOKEN"):
         problems += weak_secrets(("RASA_API_TOKEN",), dict(environ))
-    credentials = Path(_option(argv, "--credentials") or environ.get("RASA_CREDENTIALS") or "credentials.yml")
+    credentials = Path(_option(argv, "--credentials") or "credentials.yml")
     credentials = credentials if credentials.is_absolute() else PROJECT_ROOT / credentials
     if credentials.exists():
         configured = yaml.safe_load(credentials.read_text(encoding="utf-8")) or {}
