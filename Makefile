@@ -18,7 +18,7 @@ export SQLALCHEMY_WARN_20 := 0
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 MODEL_STAMP := models/.trained
 
-.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard lint migrate lock clean browser
+.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard lint migrate lock clean browser retention
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ shell: install migrate train ## Chat with the bot in the terminal (starts the ac
 	@scripts/shell.sh
 
 test: install migrate train browser lint test-dialogue test-unit ## Everything: lint, data validation, test conversations, pytest
+
+retention: install migrate ## Delete old conversations, orphaned evidence, processed-message keys (ages: RETENTION_*)
+	@umask 077 && $(BIN)/python -m satark.retention
 
 lint: install ## ruff
 	$(BIN)/ruff check .

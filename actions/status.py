@@ -17,15 +17,14 @@ from satark.taxonomy import get_category, status_label
 
 
 async def checked_code(value: str | None, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-    """Accept a receipt code only if it opens a report, and slow down repeated guessing."""
-    minutes = await asyncio.to_thread(reports.wrong_code_lockout, tracker.sender_id)
-    if minutes:
-        dispatcher.utter_message(response="utter_code_throttled", minutes=minutes)
-        return {"receipt_code": None}
+    """Accept a receipt code only if it opens a report; the core counts wrong codes and pauses guessing."""
     code = normalize_code(value) or find_code(value)
-    if code and await asyncio.to_thread(reports.code_exists, code):
-        return {"receipt_code": format_code(code)}
-    await asyncio.to_thread(reports.record_wrong_code, tracker.sender_id)
+    try:
+        if await asyncio.to_thread(reports.code_exists, code, sender_id=tracker.sender_id):
+            return {"receipt_code": format_code(code)}
+    except reports.CodeLocked as locked:
+        dispatcher.utter_message(response="utter_code_throttled", minutes=locked.minutes)
+        return {"receipt_code": None}
     dispatcher.utter_message(response="utter_wrong_code")
     return {"receipt_code": None}
 
@@ -69,8 +68,12 @@ class ActionCheckStatus(Action):
         return "action_check_status"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        code = tracker.get_slot("receipt_code")
-        view = await asyncio.to_thread(reports.report_status, code) if code else None
+        try:
+            view = await asyncio.to_thread(reports.report_status, tracker.get_slot("receipt_code"),
+                                           sender_id=tracker.sender_id)
+        except reports.CodeLocked as locked:
+            dispatcher.utter_message(response="utter_code_throttled", minutes=locked.minutes)
+            return [SlotSet("receipt_code", None)]
         if view is None:
             dispatcher.utter_message(response="utter_wrong_code")
             return [SlotSet("receipt_code", None)]
@@ -93,13 +96,16 @@ class ActionSaveFollowup(Action):
         return "action_save_followup"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        code = tracker.get_slot("receipt_code")
         evidence_ids = tuple(tracker.get_slot("evidence_ids") or ())
-        public_number = await asyncio.to_thread(
-            reports.add_followup, code, tracker.get_slot("followup_text"), evidence_ids
-        ) if code else None
-        if public_number is None:
-            dispatcher.utter_message(response="utter_wrong_code")
+        try:
+            public_number = await asyncio.to_thread(
+                reports.add_followup, tracker.get_slot("receipt_code"), tracker.get_slot("followup_text"),
+                evidence_ids, sender_id=tracker.sender_id)
+        except reports.CodeLocked as locked:
+            dispatcher.utter_message(response="utter_code_throttled", minutes=locked.minutes)
         else:
-            dispatcher.utter_message(response="utter_followup_saved", public_number=public_number)
+            if public_number is None:
+                dispatcher.utter_message(response="utter_wrong_code")
+            else:
+                dispatcher.utter_message(response="utter_followup_saved", public_number=public_number)
         return [SlotSet("receipt_code", None), SlotSet("followup_text", None), SlotSet("evidence_ids", None)]

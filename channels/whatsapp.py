@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,10 +40,17 @@ from channels.whatsapp_inbound import (
     parse_webhook,
 )
 from channels.whatsapp_outbound import Offers, choice_messages, split_text, text_message
-from satark import forwarding, media
+from satark import forwarding, media, preflight
 from satark.anonymity import Anonymizer, load_anonymizer
+from satark.logs import configure_logging
+from satark.secret_policy import secret_problem
+from satark.settings import get_settings
 
 log = logging.getLogger(__name__)
+# Rasa has configured its logging by the time it loads this channel: redact and quiet it from here on,
+# and keep everything the server writes from now on owner-only.
+configure_logging()
+preflight.harden_process()
 
 CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -71,6 +80,14 @@ TEXT_MEDIA_TYPE = (
     "इस तरह की फ़ाइल हम नहीं ले सकते। कृपया फ़ोटो, वीडियो, वॉइस नोट या PDF भेजिए।\n\n"
     "We cannot accept this kind of file. Please send a photo, video, voice note or PDF."
 )
+TEXT_MEDIA_UNSAFE = (
+    "माफ़ कीजिए, इस फ़ाइल से पहचान बताने वाली जानकारी (जैसे लोकेशन या नाम) हम सुरक्षित रूप से नहीं हटा पाए, "
+    "इसलिए इसे सूचना में नहीं जोड़ा गया। आप इसे दूसरे रूप में भेज सकते हैं (जैसे फ़ोटो या स्क्रीनशॉट), "
+    "या लिखकर बता सकते हैं।\n\n"
+    "Sorry, we could not safely remove identifying details (such as location or names) from this file, "
+    "so it was not added to your report. You can send it in another form (a photo or a screenshot) or "
+    "describe it in words."
+)
 TEXT_FAILURE = (
     "माफ़ कीजिए, अभी कुछ गड़बड़ हो गई। कृपया थोड़ी देर में फिर लिखिए। आपात स्थिति में 112 पर कॉल कीजिए।\n\n"
     "Sorry, something went wrong. Please write again in a moment. In an emergency, call 112."
@@ -99,7 +116,7 @@ class WhatsAppConfig:
             raise ValueError(
                 "WhatsApp connector: missing " + ", ".join(f"WHATSAPP_{k.upper()}" for k in missing)
                 + " (for local testing, `python -m sandbox env` prints sandbox values)")
-        return cls(
+        config = cls(
             **{key: str(credentials[key]).strip() for key in required},
             anonymizer=load_anonymizer(),
             api_url=str(credentials.get("api_url") or "").strip() or DEFAULT_API_URL,
@@ -107,6 +124,18 @@ class WhatsAppConfig:
             retry_attempts=int(credentials.get("retry_attempts") or 5),
             retry_backoff_seconds=float(credentials.get("retry_backoff_seconds") or 0.5),
         )
+        config.refuse_unsafe_start()
+        return config
+
+    def refuse_unsafe_start(self) -> None:
+        """Outside development mode: strong webhook secrets, no open API, no development channels."""
+        if get_settings().dev_mode:
+            return
+        found = [f"WHATSAPP_{name.upper()} {problem}" for name in ("app_secret", "verify_token")
+                 if (problem := secret_problem(getattr(self, name)))]
+        found += preflight.server_problems(os.environ, sys.argv)
+        if found:
+            raise preflight.UnsafeStart("refusing to start outside development mode:\n- " + "\n- ".join(found))
 
 
 class WhatsAppOutput(OutputChannel):
@@ -246,7 +275,7 @@ class WhatsAppRuntime:
         except media.MediaError as error:
             log.warning("%s not stored: %s", event.kind, error.reason)
             reply = {"too_large": TEXT_MEDIA_TOO_LARGE.format(mb=media.MAX_BYTES[event.kind] // media.MB),
-                     "type": TEXT_MEDIA_TYPE}.get(error.reason, TEXT_MEDIA_AGAIN)
+                     "type": TEXT_MEDIA_TYPE, "quarantined": TEXT_MEDIA_UNSAFE}.get(error.reason, TEXT_MEDIA_AGAIN)
             await output.send_text_message(event.sender_id, reply)
             return
         await self._forward(event, intent_message("share_evidence", {"evidence_id": evidence_id}),
@@ -326,7 +355,7 @@ class WhatsAppInput(InputChannel):
                 return response.json({"error": "invalid signature"}, status=403)
             try:
                 payload = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (ValueError, RecursionError):  # bad UTF-8 or JSON, huge integers, absurd nesting
                 return response.json({"error": "malformed JSON"}, status=400)
             if not isinstance(payload, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)

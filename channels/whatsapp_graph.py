@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import re
+from pathlib import Path
 
 import aiohttp
 
@@ -69,14 +70,18 @@ class GraphClient:
         return self.backoff_seconds * 2 ** (attempt - 1) * (1 + random.random() / 2)  # noqa: S311 (jitter)
 
     async def _request(self, what: str, method: str, url: str, *, payload: dict | None = None,
-                       max_bytes: int | None = None) -> bytes:
-        """The response body of a successful request, retrying what is worth retrying."""
+                       max_bytes: int | None = None, destination: Path | None = None) -> bytes:
+        """The response body of a successful request (written to `destination` when given, then b""),
+        retrying what is worth retrying."""
         for attempt in range(1, self.attempts + 1):
             retry_after = None
             try:
                 async with self._client().request(method, url, json=payload) as response:
                     if response.status < 400:
-                        return await _read_limited(response, max_bytes)
+                        if destination is not None:
+                            await _save_limited(response, max_bytes, destination)
+                            return b""
+                        return await response.read()
                     body = await response.read()
                     if response.status != 429 and response.status < 500:
                         error = _graph_error(response.status, body)
@@ -119,27 +124,26 @@ class GraphClient:
             raise MediaError("download", "media info without url")
         return info
 
-    async def download(self, url: str, max_bytes: int) -> bytes:
-        """The file behind a media URL (which needs the bearer token too), at most `max_bytes`."""
+    async def download(self, url: str, max_bytes: int, destination: Path) -> None:
+        """Stream the file behind a media URL (which needs the bearer token too) into `destination`,
+        at most `max_bytes`: a 16 MB video never sits whole in the server's memory."""
         try:
-            return await self._request("downloading media", "GET", url, max_bytes=max_bytes)
+            await self._request("downloading media", "GET", url, max_bytes=max_bytes, destination=destination)
         except GraphError as error:
             reason = "not_found" if error.status in (401, 403, 404, 410) else "download"
             raise MediaError(reason, f"HTTP {error.status}") from None
 
 
-async def _read_limited(response: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:
-    if max_bytes is None:
-        return await response.read()
-    if response.content_length is not None and response.content_length > max_bytes:
+async def _save_limited(response: aiohttp.ClientResponse, max_bytes: int | None, destination: Path) -> None:
+    if max_bytes is not None and response.content_length is not None and response.content_length > max_bytes:
         raise MediaError("too_large", f"{response.content_length} bytes")
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise MediaError("too_large", f"more than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    size = 0
+    with destination.open("wb") as handle:  # the caller created it owner-only
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise MediaError("too_large", f"more than {max_bytes} bytes")
+            handle.write(chunk)
 
 
 def _graph_error(status: int, body: bytes) -> GraphError:

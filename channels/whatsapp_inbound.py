@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from satark.anonymity import Anonymizer
 from satark.forwarding import DeliveryStatus, forward_id_from_callback
 from satark.media import IncomingMedia
+from satark.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,21 @@ def intent_message(intent: str, entities: dict[str, str]) -> str:
     return f"{INTENT_PREFIX}{intent}{json.dumps(entities, ensure_ascii=False)}"
 
 
+def _string(value: object) -> str | None:
+    """A field's value when it is the string Meta documents; anything else counts as absent."""
+    return value if isinstance(value, str) else None
+
+
+def _identifier(value: object) -> str | None:
+    """Ids and numbers: strings, or integers some clients send instead."""
+    if isinstance(value, bool):
+        return None
+    return str(value) if isinstance(value, str | int) and str(value).strip() else None
+
+
 def location_text(location: dict) -> str:
     """A shared pin as one line: name, address, then `lat,lon`."""
-    parts = [str(location[key]).strip() for key in ("name", "address") if location.get(key)]
+    parts = [location[key].strip() for key in ("name", "address") if _string(location.get(key))]
     try:
         parts.append(f"{float(location['latitude']):.6f},{float(location['longitude']):.6f}")
     except (KeyError, TypeError, ValueError):
@@ -91,14 +105,14 @@ def location_text(location: dict) -> str:
 
 def _identity(message: dict, contacts: list) -> tuple[str | None, str | None, str | None]:
     """(phone to reply to, WhatsApp id, business-scoped user id) of a message's sender."""
-    phone, user_id = message.get("from"), message.get("from_user_id")
+    phone, user_id = _identifier(message.get("from")), _identifier(message.get("from_user_id"))
     wa_id = phone
     for contact in contacts if isinstance(contacts, list) else []:
         if not isinstance(contact, dict):
             continue
-        if (phone and contact.get("wa_id") == phone) or (user_id and contact.get("user_id") == user_id) \
-                or len(contacts) == 1:
-            wa_id, user_id = contact.get("wa_id") or wa_id, user_id or contact.get("user_id")
+        contact_wa_id, contact_user_id = _identifier(contact.get("wa_id")), _identifier(contact.get("user_id"))
+        if (phone and contact_wa_id == phone) or (user_id and contact_user_id == user_id) or len(contacts) == 1:
+            wa_id, user_id = contact_wa_id or wa_id, user_id or contact_user_id
     return tuple(str(v) if v else None for v in (phone or wa_id, wa_id, user_id))  # type: ignore[return-value]
 
 
@@ -106,20 +120,23 @@ def _content(message: dict, kind: str) -> dict:
     """Fields of one message by type: text, button_id or media."""
     body = message.get(kind) if isinstance(message.get(kind), dict) else {}
     if kind == "text":
-        return {"kind": "text", "text": str(body.get("body", ""))}
+        return {"kind": "text", "text": _string(body.get("body")) or ""}
     if kind == "interactive":
-        reply = body.get(body.get("type", "")) if body.get("type") in ("button_reply", "list_reply") else None
+        reply_type = _string(body.get("type"))
+        reply = body.get(reply_type) if reply_type in ("button_reply", "list_reply") else None
         if isinstance(reply, dict):
-            return {"kind": "button", "button_id": str(reply.get("id", ""))}
+            return {"kind": "button", "button_id": _string(reply.get("id")) or ""}
         return {"kind": "unsupported"}
     if kind == "button":  # a quick-reply button of a template message
-        return {"kind": "button", "button_id": str(body.get("payload", ""))}
+        return {"kind": "button", "button_id": _string(body.get("payload")) or ""}
     if kind in MEDIA_KINDS:
-        if not body.get("id"):
+        media_id = _identifier(body.get("id"))
+        if not media_id:
             return {"kind": "unsupported"}
         return {"kind": kind, "media": IncomingMedia(
-            kind=kind, media_id=str(body["id"]), mime_type=body.get("mime_type"),
-            sha256=body.get("sha256"), caption=(body.get("caption") or None), voice=bool(body.get("voice")))}
+            kind=kind, media_id=media_id, mime_type=_string(body.get("mime_type")),
+            sha256=_string(body.get("sha256")), caption=_string(body.get("caption")) or None,
+            voice=body.get("voice") is True)}
     if kind == "location":
         text = location_text(body)
         return {"kind": "location", "text": text} if text else {"kind": "unsupported"}
@@ -149,17 +166,31 @@ def parse_webhook(payload: object, anonymizer: Anonymizer, phone_number_id: str)
     return events
 
 
+def too_old(timestamp: object, max_age_minutes: int, now: float | None = None) -> bool:
+    """True for a message sent longer ago than `max_age_minutes` (WhatsApp redelivers for days; past
+    the 24-hour window the bot could not answer anyway). An unreadable timestamp is not judged."""
+    try:
+        sent = int(str(timestamp))
+    except ValueError:
+        return False
+    return (now if now is not None else time.time()) - sent > max_age_minutes * 60
+
+
 def _event(message: object, contacts: list, anonymizer: Anonymizer) -> Inbound | None:
-    if not isinstance(message, dict) or not message.get("id"):
+    message_id = _identifier(message.get("id")) if isinstance(message, dict) else None
+    if message_id is None:
         return None
     phone, wa_id, user_id = _identity(message, contacts)
     if not wa_id and not user_id:
         log.warning("message without a sender ignored")
         return None
-    content = _content(message, str(message.get("type", "unsupported")))
+    if too_old(message.get("timestamp"), get_settings().max_message_age_minutes):
+        log.info("message older than MAX_MESSAGE_AGE_MINUTES ignored")
+        return None
+    content = _content(message, _string(message.get("type")) or "unsupported")
     return Inbound(
         sender_id=anonymizer.sender_id(wa_id=wa_id, user_id=user_id),
-        message_key=anonymizer.message_key(str(message["id"])),
+        message_key=anonymizer.message_key(message_id),
         reply_to=Recipient(phone=phone, user_id=user_id),
         **content,
     )

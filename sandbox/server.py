@@ -435,7 +435,7 @@ class Sandbox:
         app.router.add_get("/", self.page)
         app.router.add_get("/officer", self.officer_page)
         app.router.add_get("/_sandbox/templates", self.list_templates)
-        app.router.add_post("/_sandbox/templates/{message_id}/read", self.read_template)
+        app.router.add_post("/_sandbox/templates/{message_id:.+}/read", self.read_template)
         app.router.add_post("/_chat/send", self.chat_send)
         app.router.add_post("/_chat/upload", self.chat_upload)
         app.router.add_get("/_chat/messages", self.chat_messages)

@@ -13,10 +13,10 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from satark.secret_policy import MIN_LENGTH, secret_problem
 from satark.settings import EXAMPLE_SECRET, get_settings
 
 KEY_ENV = "ANONYMIZATION_KEY"
-MIN_KEY_LENGTH = 32
 
 
 class AnonymizationKeyError(RuntimeError):
@@ -57,12 +57,11 @@ class Anonymizer:
 def check_key(value: str | None, dev_mode: bool) -> str | None:
     """The usable key, None when development mode may generate one, or an error."""
     value = (value or "").strip()
-    if value and value != EXAMPLE_SECRET and len(value) >= MIN_KEY_LENGTH:
-        return value
     if dev_mode:
-        return None
-    problem = "is not set" if not value else (
-        "is the example value" if value == EXAMPLE_SECRET else f"is shorter than {MIN_KEY_LENGTH} characters")
+        return value if value != EXAMPLE_SECRET and len(value) >= MIN_LENGTH else None
+    problem = secret_problem(value)
+    if problem is None:
+        return value
     raise AnonymizationKeyError(
         f"{KEY_ENV} {problem}. Outside development mode (SATARK_DEV_MODE=0) it must be a long random "
         "secret: python -c 'import secrets; print(secrets.token_hex(32))'. Changing it later starts "

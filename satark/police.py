@@ -50,7 +50,7 @@ from satark.taxonomy import category_keys, get_category, outcome_label, status_l
 
 IST = ZoneInfo("Asia/Kolkata")
 SORTS = ("urgent_first", "newest", "oldest")
-NUMBER_PATTERN = re.compile(r"[A-Z]{2,8}-\d{4}-\d{5,}")
+NUMBER_PATTERN = re.compile(r"[A-Z]{2,8}-\d{4}-[A-Z0-9]{5}")
 MESSAGE_MAX_CHARS = 4000
 NOTE_MAX_CHARS = 4000
 URGENT_ALERT_LIMIT = 20

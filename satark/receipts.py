@@ -1,7 +1,10 @@
 """Receipt codes: the reporter's only key to a report, stored only as a keyed hash.
 
-A code is derived from the draft's random key under the server secret, so a retried submit
-gives the citizen the same code without the plain code being stored anywhere.
+A code is derived from the draft's random 128-bit key under the server secret, so a retried
+submit gives the citizen the same code. Neither the code nor the draft key is stored: the report
+keeps keyed hashes of both, and the conversation store forgets the draft key once the draft is
+closed (`satark.tracker_store`). Without the draft key nobody, not even with the secret and the
+whole database, can recompute a code.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ def find_code(text: str | None) -> str | None:
     pattern = rf"(?<![0-9A-Za-z])([{ALPHABET}]{{4}})[\s\-]?([{ALPHABET}]{{4}})[\s\-]?([{ALPHABET}]{{4}})(?![0-9A-Za-z])"
     match = re.search(pattern, text.upper())
     return "".join(match.groups()) if match else None
+
+
+def draft_key_hash(draft_key: str, secret: str) -> str:
+    """What the report stores to recognise a retried submit: the draft key itself would derive the code."""
+    return hmac.new(secret.encode(), f"draft:{draft_key}".encode(), hashlib.sha256).hexdigest()
 
 
 def receipt_hash(code: str, secret: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,7 +24,7 @@ from satark.db.models import (
 )
 from satark.db.session import get_session_factory
 from satark.offices import OfficeDirectory, load_offices
-from satark.receipts import receipt_code_for, receipt_hash
+from satark.receipts import ALPHABET, draft_key_hash, receipt_code_for, receipt_hash
 from satark.routing import route
 from satark.settings import get_receipt_secret, get_settings
 
@@ -31,10 +32,25 @@ log = logging.getLogger(__name__)
 
 DB_ATTEMPTS = 4
 FOLLOWUP_MAX_CHARS = 4000
+PUBLIC_NUMBER_CHARS = 5  # 32^5 ≈ 33 million numbers per district and year
+PUBLIC_NUMBER_ATTEMPTS = 20
 
 
 class StorageUnavailable(RuntimeError):
     """The database could not be reached even after retrying; the draft is kept by the caller."""
+
+
+class CodeLocked(Exception):
+    """Too many wrong receipt codes from this conversation: no code is checked until the pause ends."""
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(f"locked for {minutes} minute(s)")
+        self.minutes = minutes
+
+
+def new_public_number(district_code: str, year: int) -> str:
+    """`GZP-2026-7K3QX`: random, so numbers tell nobody how many reports came in, or when."""
+    return f"{district_code}-{year}-{''.join(secrets.choice(ALPHABET) for _ in range(PUBLIC_NUMBER_CHARS))}"
 
 
 @dataclass(frozen=True)
@@ -108,8 +124,18 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
     if district is None:
         raise ValueError(f"unknown district {draft.district_code!r}")
 
+    draft_hash = draft_key_hash(draft.draft_key, secret)
+
     def find_existing(session: Session) -> Report | None:
-        return session.execute(queries.report_by_draft_key(draft.draft_key)).scalar_one_or_none()
+        return session.execute(queries.report_by_draft_key(draft_hash)).scalar_one_or_none()
+
+    def unused_number(session: Session) -> str:
+        year = utcnow().year
+        for _ in range(PUBLIC_NUMBER_ATTEMPTS):
+            number = new_public_number(district.code, year)
+            if session.execute(queries.report_by_public_number(number)).scalar_one_or_none() is None:
+                return number
+        raise RuntimeError(f"no free report number for {district.code} after {PUBLIC_NUMBER_ATTEMPTS} tries")
 
     def insert(session: Session) -> Receipt:
         existing = find_existing(session)
@@ -119,8 +145,8 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
         session.flush()
         routing = route(directory, district, draft.category)
         report = Report(
-            public_number=f"pending-{draft.draft_key[:24]}",
-            draft_key=draft.draft_key,
+            public_number=unused_number(session),
+            draft_key=draft_hash,
             receipt_hash=receipt_hash(code, secret),
             category=draft.category,
             district_code=district.code,
@@ -137,7 +163,6 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
         )
         session.add(report)
         session.flush()
-        report.public_number = f"{district.code}-{report.created_at:%Y}-{report.id:05d}"
         codes = [office.code for office in routing.offices]
         for office in session.execute(queries.offices_by_codes(codes)).scalars():
             session.add(ReportRoute(report=report, office=office))
@@ -151,10 +176,11 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
     try:
         return _retrying(insert, factory)
     except IntegrityError:
-        # A concurrent retry of the same submit won the race: answer with its report.
+        # A concurrent retry of the same submit won the race: answer with its report. (Otherwise two
+        # reports drew the same random number at the same moment: draw again.)
         existing = _retrying(find_existing, factory)
         if existing is None:
-            raise
+            return _retrying(insert, factory)
         return Receipt(existing.public_number, code, newly_created=False)
 
 
@@ -166,9 +192,39 @@ def _find_by_code(session: Session, code: str) -> Report | None:
     return session.execute(queries.report_by_receipt_hash(key)).scalar_one_or_none()
 
 
-def report_status(code: str, factory: sessionmaker | None = None) -> StatusView | None:
+def _open_report(session: Session, code: str | None, sender_id: str) -> Report | None:
+    """The report `code` opens, checked against this conversation's wrong-code limit.
+
+    Raises `CodeLocked` while the conversation must wait; a code that opens nothing counts as wrong.
+    Every place that accepts a code goes through here, so no path skips the limit.
+    """
+    settings = get_settings()
+    key = _sender_key(sender_id)
+    attempt = session.execute(queries.code_attempt(key)).scalar_one_or_none()
+    now = datetime.now(timezone.utc)
+    window = timedelta(minutes=settings.wrong_code_window_minutes)
+    if attempt is not None and attempt.failures >= settings.max_wrong_codes and attempt.window_start + window > now:
+        raise CodeLocked(_minutes_left(attempt.window_start + window - now))
+    report = _find_by_code(session, code) if code else None
+    if report is None:
+        if attempt is None:
+            session.add(CodeAttempt(sender_key=key, failures=1, window_start=now))
+        elif attempt.window_start + window < now:
+            attempt.failures, attempt.window_start = 1, now
+        else:
+            attempt.failures += 1
+    return report
+
+
+def _minutes_left(remaining: timedelta) -> int:
+    return max(1, int(remaining.total_seconds() // 60) + 1)
+
+
+def report_status(code: str | None, *, sender_id: str, factory: sessionmaker | None = None) -> StatusView | None:
+    """Status and police messages of the report a code opens; None for a wrong code (counted)."""
+
     def read(session: Session) -> StatusView | None:
-        report = _find_by_code(session, code)
+        report = _open_report(session, code, sender_id)
         if report is None:
             return None
         messages = session.execute(queries.messages_to_reporter(report.id)).scalars()
@@ -178,12 +234,12 @@ def report_status(code: str, factory: sessionmaker | None = None) -> StatusView 
     return _retrying(read, factory or get_session_factory())
 
 
-def add_followup(code: str, text: str | None, evidence_ids: tuple[str, ...] = (),
+def add_followup(code: str | None, text: str | None, evidence_ids: tuple[str, ...] = (), *, sender_id: str,
                  factory: sessionmaker | None = None) -> str | None:
-    """Add the reporter's new information to their report; returns its public number."""
+    """Add the reporter's new information to their report; its public number, None for a wrong code."""
 
     def write(session: Session) -> str | None:
-        report = _find_by_code(session, code)
+        report = _open_report(session, code, sender_id)
         if report is None:
             return None
         if text:
@@ -199,8 +255,9 @@ def add_followup(code: str, text: str | None, evidence_ids: tuple[str, ...] = ()
     return _retrying(write, factory or get_session_factory())
 
 
-def code_exists(code: str, factory: sessionmaker | None = None) -> bool:
-    return _retrying(lambda s: _find_by_code(s, code) is not None, factory or get_session_factory())
+def code_exists(code: str | None, *, sender_id: str, factory: sessionmaker | None = None) -> bool:
+    """Whether a code opens a report (a wrong one is counted; raises `CodeLocked` during a pause)."""
+    return _retrying(lambda s: _open_report(s, code, sender_id) is not None, factory or get_session_factory())
 
 
 def _sender_key(sender_id: str) -> str:
@@ -218,26 +275,9 @@ def wrong_code_lockout(sender_id: str, factory: sessionmaker | None = None) -> i
         if attempt is None or attempt.failures < settings.max_wrong_codes:
             return 0
         remaining = attempt.window_start + window - datetime.now(timezone.utc)
-        return max(0, int(remaining.total_seconds() // 60) + 1) if remaining.total_seconds() > 0 else 0
+        return _minutes_left(remaining) if remaining.total_seconds() > 0 else 0
 
     return _retrying(read, factory or get_session_factory())
-
-
-def record_wrong_code(sender_id: str, factory: sessionmaker | None = None) -> None:
-    window = timedelta(minutes=get_settings().wrong_code_window_minutes)
-
-    def write(session: Session) -> None:
-        key = _sender_key(sender_id)
-        attempt = session.execute(queries.code_attempt(key)).scalar_one_or_none()
-        now = datetime.now(timezone.utc)
-        if attempt is None:
-            session.add(CodeAttempt(sender_key=key, failures=1, window_start=now))
-        elif attempt.window_start + window < now:
-            attempt.failures, attempt.window_start = 1, now
-        else:
-            attempt.failures += 1
-
-    _retrying(write, factory or get_session_factory())
 
 
 def message_reporter(public_number: str, body: str, office_code: str | None,

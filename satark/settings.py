@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from satark.secret_policy import GENERATE_HINT, secret_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SECRET = "change-me"  # noqa: S105 - the placeholder in .env.example, refused outside dev mode
@@ -29,6 +31,16 @@ def _path(name: str, default: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class RetentionAges:
+    """How long `python -m satark.retention` keeps each kind of data (see .env.example)."""
+
+    tracker_days: int = 30
+    orphan_evidence_hours: int = 48
+    processed_message_days: int = 14
+    closed_report_evidence_days: int = 180
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path
     database_url: str
@@ -38,6 +50,10 @@ class Settings:
     media_dir: Path
     max_wrong_codes: int
     wrong_code_window_minutes: int
+    max_message_age_minutes: int = 24 * 60
+    max_image_pixels: int = 40_000_000
+    media_concurrency: int = 2
+    retention: RetentionAges = field(default_factory=lambda: RetentionAges())
 
     def secret_file(self, name: str) -> Path:
         return self.var_dir / "secrets" / name
@@ -65,6 +81,15 @@ def get_settings() -> Settings:
         media_dir=_path("MEDIA_DIR", var_dir / "media"),
         max_wrong_codes=int(os.environ.get("MAX_WRONG_CODES", "5")),
         wrong_code_window_minutes=int(os.environ.get("WRONG_CODE_WINDOW_MINUTES", "15")),
+        max_message_age_minutes=int(os.environ.get("MAX_MESSAGE_AGE_MINUTES") or 24 * 60),
+        max_image_pixels=int(os.environ.get("MAX_IMAGE_PIXELS") or 40_000_000),
+        media_concurrency=max(1, int(os.environ.get("MEDIA_CONCURRENCY") or 2)),
+        retention=RetentionAges(
+            tracker_days=int(os.environ.get("RETENTION_TRACKER_DAYS") or 30),
+            orphan_evidence_hours=int(os.environ.get("RETENTION_ORPHAN_EVIDENCE_HOURS") or 48),
+            processed_message_days=int(os.environ.get("RETENTION_PROCESSED_MESSAGE_DAYS") or 14),
+            closed_report_evidence_days=int(os.environ.get("RETENTION_CLOSED_REPORT_EVIDENCE_DAYS") or 180),
+        ),
     )
 
 
@@ -72,15 +97,14 @@ def get_settings() -> Settings:
 def get_receipt_secret() -> str:
     """The key for receipt codes: required outside development mode, generated once inside it."""
     settings = get_settings()
-    secret = os.environ.get("RECEIPT_SECRET", "")
-    if secret and secret != EXAMPLE_SECRET:
-        return secret
-    if not settings.dev_mode:
-        raise RuntimeError(
-            "RECEIPT_SECRET must be set to a long random value outside development mode "
-            "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
-        )
-    return _local_secret(settings.var_dir, "receipt_secret")
+    secret = os.environ.get("RECEIPT_SECRET", "").strip()
+    if settings.dev_mode:
+        return secret if secret and secret != EXAMPLE_SECRET else _local_secret(settings.var_dir, "receipt_secret")
+    problem = secret_problem(secret)
+    if problem:
+        raise RuntimeError(f"RECEIPT_SECRET {problem}: outside development mode it must be a long random value "
+                           f"(generate one with: {GENERATE_HINT})")
+    return secret
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """Identity never goes past the connector.
 
 The end-to-end test runs a whole report through the real stack (sandbox Graph API, connector in
-`rasa run` with DEBUG logging and a SQL tracker store, action server, database), with a photo
-and a voice note carrying the citizen's name and number in their metadata, then scans every file
-the system wrote for the phone number in all common formats and for the profile name.
+`rasa run` with DEBUG logging and the redacting SQL tracker store, action server with DEBUG
+logging, database), with evidence in every container the connector accepts (JPEG and PNG with EXIF
+GPS and owner, M4A, MP3 and MP4 with cover art and tags, an Ogg/Opus voice note with tags, a PDF
+with document info) carrying the citizen's name, number, device and serial, then scans every file
+the system wrote for the phone number in all common formats, the profile name, the metadata
+values, the receipt code and the report number (the last two must not tie the conversation store
+or the logs to the report).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -28,13 +33,18 @@ from satark import media
 from satark.anonymity import AnonymizationKeyError, Anonymizer, check_key
 from satark.db.models import EvidenceItem, Report
 from satark.settings import EXAMPLE_SECRET
+from tests.support import media_fixtures
 from tests.support.servers import MODEL, ROOT, VENV_BIN, Stack, free_port
 
 PHONE = "919876543210"
 NAME = "Zorawar Pratapsinh"
 PHONE_FORMATS = ["+91 98765 43210", "919876543210", "9876543210", "98765-43210", "98765 43210",
                  "+919876543210", "98765\u00a043210"]
-KEY = "e2e-anonymization-key-" + "7" * 40
+KEY = "Qm4Tz8Xw2Lr6Vn9Kc3Hp7Jd5Bf1Gs0Ya-e2e"
+RECEIPT_SECRET = "Hy6Wq2Zm9Rt4Lx7Nc3Vb8Kp5Jd1Fs0Ga-e2e"
+# The sandbox's defaults are development values, refused outside development mode.
+WHATSAPP = {**DEFAULTS, "WHATSAPP_APP_SECRET": "Ap7Xk2Nq9Wz4Lm6Rt3Vc8Hb5Jd1Gs0Fy",
+            "WHATSAPP_VERIFY_TOKEN": "Vr3Lp8Zq5Xn2Wk7Mt4Hc9Bj6Fd1Gs0Ay"}
 CODE = re.compile(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
 
 
@@ -82,7 +92,7 @@ def test_connector_refuses_the_example_key(monkeypatch):
     from satark.settings import get_settings
 
     monkeypatch.setenv("SATARK_DEV_MODE", "0")
-    monkeypatch.setenv("RECEIPT_SECRET", "r" * 40)
+    monkeypatch.setenv("RECEIPT_SECRET", RECEIPT_SECRET)
     monkeypatch.setenv("ANONYMIZATION_KEY", EXAMPLE_SECRET)
     get_settings.cache_clear()
     try:
@@ -102,8 +112,8 @@ def require_model() -> None:
 @pytest.mark.parametrize("key", [None, EXAMPLE_SECRET])
 def test_rasa_server_refuses_to_start_without_a_proper_key(tmp_path, key):
     require_model()
-    stack = Stack(tmp_path, env={"SATARK_DEV_MODE": "0", "RECEIPT_SECRET": "r" * 40,
-                                 "SATARK_VAR_DIR": str(tmp_path / "var"), **DEFAULTS,
+    stack = Stack(tmp_path, env={"SATARK_DEV_MODE": "0", "RECEIPT_SECRET": RECEIPT_SECRET,
+                                 "SATARK_VAR_DIR": str(tmp_path / "var"), **WHATSAPP,
                                  "WHATSAPP_API_URL": "http://127.0.0.1:9/v22.0"})
     environment = {k: v for k, v in stack.environment().items() if k != "ANONYMIZATION_KEY"}
     if key:
@@ -130,12 +140,12 @@ class Citizen:
         self.wamids: list[str] = []
 
     def _post(self, *messages: dict) -> None:
-        payload = payloads.user_messages(DEFAULTS["WHATSAPP_PHONE_NUMBER_ID"], PHONE, NAME, list(messages))
+        payload = payloads.user_messages(WHATSAPP["WHATSAPP_PHONE_NUMBER_ID"], PHONE, NAME, list(messages))
         self.wamids += [m["id"] for m in payload["entry"][0]["changes"][0]["value"]["messages"]]
         body = payloads.encode(payload)
         response = requests.post(self.webhook, data=body, timeout=10, headers={
             "Content-Type": "application/json",
-            "X-Hub-Signature-256": payloads.sign(body, DEFAULTS["WHATSAPP_APP_SECRET"])})
+            "X-Hub-Signature-256": payloads.sign(body, WHATSAPP["WHATSAPP_APP_SECRET"])})
         assert response.status_code == 200
 
     def replies(self, timeout: float = 60.0) -> list[dict]:
@@ -208,6 +218,23 @@ def identifying_photo() -> bytes:
     return out.getvalue()
 
 
+def evidence_messages(citizen: Citizen, folder: Path) -> list[dict]:
+    """A photo (JPEG), a screenshot (PNG), a voice note (Ogg/Opus), songs with cover art (M4A, MP3),
+    a video with cover art (MP4) and a PDF, each carrying the citizen's identity in its metadata."""
+    files = [("image", identifying_photo(), "image/jpeg", {"caption": "the shed"}),
+             ("image", media_fixtures.photo("PNG"), "image/png", {}),
+             ("audio", identifying_voice_note(folder), "audio/ogg", {"voice": True}),
+             ("audio", *media_fixtures.av("m4a"), {}), ("audio", *media_fixtures.av("mp3"), {}),
+             ("video", *media_fixtures.av("mp4"), {}),
+             ("document", media_fixtures.pdf(), "application/pdf", {})]
+    messages = []
+    for kind, data, mime, options in files:
+        assert any(needle.encode() in data for needle in (NAME, "98765", "9876543210")), mime
+        media_id, sha = citizen.upload(data, mime)
+        messages.append(payloads.media(kind, media_id, mime, sha, **options))
+    return messages
+
+
 def identifying_voice_note(folder: Path) -> bytes:
     path = folder / "note.ogg"
     subprocess.run([media.find_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1",
@@ -224,20 +251,21 @@ def conversation(tmp_path_factory):
     system = root / "system"
     system.mkdir()
     stack = Stack(root / "stack", env={
-        "SATARK_DEV_MODE": "0", "ANONYMIZATION_KEY": KEY, "RECEIPT_SECRET": "receipt-" + "5" * 40,
+        "SATARK_DEV_MODE": "0", "ANONYMIZATION_KEY": KEY, "RECEIPT_SECRET": RECEIPT_SECRET,
         "SATARK_VAR_DIR": str(system / "var"), "DATABASE_URL": f"sqlite:///{system / 'satark.db'}",
-        **DEFAULTS,
+        "LOG_LEVEL": "DEBUG", **WHATSAPP,
     })
     try:
         stack.prepare_database()
         stack.start_action_server(debug=True)
         stack.start_sandbox()
-        stack.start_rasa(debug=True, tracker_store={"type": "SQL", "dialect": "sqlite",
-                                                    "db": str(system / "tracker.db")},
+        stack.start_rasa(debug=True, tracker_store={"type": "satark.tracker_store.RedactingSQLTrackerStore",
+                                                    "dialect": "sqlite", "db": str(system / "tracker.db")},
                          credentials=yaml_credentials())
         citizen = Citizen(stack)
         code = report_a_crime(citizen, root)
-        yield system, stack, code, citizen
+        status = "\n".join(texts_of(citizen.say(f"status {code.lower()}")))
+        yield system, stack, code, citizen, status
     finally:
         stack.stop()
 
@@ -277,10 +305,7 @@ def report_a_crime(citizen: Citizen, folder: Path) -> str:
         elif "Evidence received" in said or (evidence_sent and "evidence" in said):
             replies = citizen.tap("Skip")
         elif "evidence" in said:
-            photo, voice = citizen.upload(identifying_photo(), "image/jpeg"), \
-                citizen.upload(identifying_voice_note(folder), "audio/ogg")
-            replies = citizen.send(payloads.media("image", *photo, "image/jpeg", caption="the shed"),
-                                   payloads.media("audio", *voice, "audio/ogg", voice=True), label="photo+voice")
+            replies = citizen.send(*evidence_messages(citizen, folder), label="evidence in every container")
             evidence_sent = True
         elif "Please check" in said:
             replies = citizen.tap("Send")
@@ -290,26 +315,27 @@ def report_a_crime(citizen: Citizen, folder: Path) -> str:
 
 
 def test_the_report_with_its_evidence_is_stored(conversation):
-    system, _, code, _ = conversation
+    system, _, code, _, status = conversation
     engine = create_engine(f"sqlite:///{system / 'satark.db'}", future=True)
     with Session(engine) as session:
         [report] = session.execute(select(Report)).scalars().all()
         items = session.execute(select(EvidenceItem)).scalars().all()
     assert report.category == "illegal_liquor" and report.district_code == "VNS"
-    assert {item.kind for item in items} == {"image", "voice"}
-    assert all(item.report_id == report.id for item in items)
+    assert sorted(item.mime_type for item in items) == sorted([
+        "image/jpeg", "image/png", "audio/ogg", "audio/mp4", "audio/mpeg", "video/mp4", "application/pdf"])
+    assert all(item.report_id == report.id and item.metadata_stripped for item in items)
     assert all((system / "var" / "media" / item.stored_name).exists() for item in items)
-    assert code
+    assert code and report.public_number in status  # the code opened the report
 
 
 def test_no_file_the_system_wrote_contains_the_number_or_the_name(conversation):
-    system, stack, _, citizen = conversation
+    system, stack, _, citizen, _ = conversation
     stack.stop()  # flush and close every log and database file before reading them
     files = [p for p in [*system.rglob("*"), *stack.logs.rglob("*")] if p.is_file()]
     names = {p.name for p in files}
     assert {"satark.db", "tracker.db", "rasa.log", "rasa.out", "actions.out"} <= names
     assert any(p.parent.name == "media" for p in files)
-    needles = [*PHONE_FORMATS, NAME, *NAME.split(), *citizen.wamids]
+    needles = [*PHONE_FORMATS, NAME, *NAME.split(), *citizen.wamids, media_fixtures.DEVICE, media_fixtures.SERIAL]
     hits = []
     for path in files:
         data = path.read_bytes()
@@ -320,3 +346,24 @@ def test_no_file_the_system_wrote_contains_the_number_or_the_name(conversation):
     assert hits == []
     debug_log = (stack.logs / "rasa.log").read_text(errors="replace")
     assert "DEBUG" in debug_log and "whatsapp" in debug_log  # the scan covered real debug output
+
+
+def test_nothing_written_ties_the_conversation_to_the_report(conversation):
+    """The receipt code and the report number reach the citizen, never the tracker store or a log;
+    the draft key (which derives the code) is gone from the tracker once the report is stored."""
+    system, stack, code, _, _ = conversation
+    stack.stop()
+    engine = create_engine(f"sqlite:///{system / 'satark.db'}", future=True)
+    with Session(engine) as session:
+        number = session.execute(select(Report.public_number)).scalar_one()
+    written = [system / "tracker.db", stack.logs / "rasa.log", stack.logs / "rasa.out", stack.logs / "actions.out",
+               *system.glob("satark.db*")]
+    for path in written:
+        data = path.read_bytes()
+        for needle in (code, code.replace("-", ""), code.lower(), number):
+            assert needle.encode() not in data, f"{needle} in {path.name}"
+    with sqlite3.connect(system / "tracker.db") as connection:
+        rows = [json.loads(data) for (data,) in connection.execute("SELECT data FROM events")]
+    draft_ids = [event.get("value") for event in rows if event.get("event") == "slot" and event["name"] == "draft_id"]
+    assert draft_ids and set(draft_ids) <= {None, "[redacted]"}
+    assert "DEBUG" in (stack.logs / "actions.out").read_text(errors="replace")

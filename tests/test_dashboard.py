@@ -267,7 +267,7 @@ def test_message_to_reporter_clears_the_box_and_is_sent_once(office_users):
     assert app.success[0].value == "Message saved for the reporter."
     assert next(a for a in app.text_area if a.label.startswith("Message the reporter")).value == ""
     send.click().run()  # the old form's button: gone with its form, nothing is sent again
-    status = reports.report_status(receipt.receipt_code)
+    status = reports.report_status(receipt.receipt_code, sender_id="reporter")
     assert status.messages == ("Please send a photo of the dumper",)
 
 

@@ -132,25 +132,40 @@ def test_video_tags_and_location_are_stripped_with_ffmpeg(system, ffmpeg, tmp_pa
     assert b"ftyp" in stored[:32]
 
 
-def test_without_ffmpeg_audio_is_stored_and_flagged(system, ffmpeg, tmp_path):
+def evidence_rows() -> int:
+    with get_session_factory()() as session:
+        return len(session.execute(select(EvidenceItem.id)).all())
+
+
+def quarantined(system) -> list:
+    return sorted((system / "media" / media.QUARANTINE_FOLDER).glob("*"))
+
+
+def test_without_ffmpeg_audio_is_quarantined_never_kept_with_its_metadata(system, ffmpeg, tmp_path):
     data = make_av(ffmpeg, tmp_path, "a.m4a", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"])
-    item = row(media.store(data, "audio", "audio/mp4", ffmpeg=None))
-    assert not item.metadata_stripped
-    assert stored_bytes(system, item) == data
+    before, held = evidence_rows(), len(quarantined(system))
+    with pytest.raises(media.MediaError) as error:
+        media.store(data, "audio", "audio/mp4", ffmpeg=None)
+    assert error.value.reason == "quarantined"
+    assert evidence_rows() == before  # nothing the police could see
+    assert len(quarantined(system)) == held + 1
+    assert not any(OWNER.encode() in p.read_bytes() for p in (system / "media").glob("*.m4a"))
 
 
-def test_ffmpeg_failure_keeps_the_evidence_flagged(system, ffmpeg):
+def test_ffmpeg_failure_quarantines_the_file(system, ffmpeg):
     data = b"OggS" + bytes(300)  # not a decodable stream
-    item = row(media.store(data, "audio", "audio/ogg", ffmpeg=ffmpeg))
-    assert not item.metadata_stripped and stored_bytes(system, item) == data
+    before = evidence_rows()
+    with pytest.raises(media.MediaError, match="quarantined"):
+        media.store(data, "audio", "audio/ogg", ffmpeg=ffmpeg)
+    assert evidence_rows() == before
     assert not list((system / "media").glob("*.clean.*"))
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in quarantined(system))
 
 
-def test_documents_are_stored_unstripped_and_flagged(system):
+def test_an_unreadable_pdf_is_quarantined(system):
     pdf = b"%PDF-1.4\n1 0 obj\n<< /Author (Ramesh) >>\nendobj\n%%EOF\n"
-    item = row(media.store(pdf, "document", "application/pdf", caption="rate list"))
-    assert not item.metadata_stripped and item.caption == "rate list"
-    assert item.stored_name.endswith(".pdf")
+    with pytest.raises(media.MediaError, match="quarantined"):
+        media.store(pdf, "document", "application/pdf", caption="rate list")
 
 
 def test_stored_names_are_random_and_private(system):
@@ -165,18 +180,20 @@ def test_stored_names_are_random_and_private(system):
         assert stat.S_IMODE(mode) == 0o600
 
 
-def test_speech_to_text_hook_attaches_a_transcript(system, monkeypatch):
+def test_speech_to_text_hook_attaches_a_transcript(system, monkeypatch, ffmpeg, tmp_path):
     monkeypatch.setenv(media.STT_ENV, "tests.support.speech:transcribe")
-    item = row(media.store(b"OggS" + bytes(50), "audio", "audio/ogg", transcriber=media.load_transcriber()))
-    assert item.transcript == "54 bytes of audio/ogg"
+    voice = make_av(ffmpeg, tmp_path, "v.ogg", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "libopus"])
+    item = row(media.store(voice, "audio", "audio/ogg", ffmpeg=ffmpeg, transcriber=media.load_transcriber()))
+    assert item.transcript == f"{item.size_bytes} bytes of audio/ogg"
 
 
-def test_speech_to_text_is_off_by_default_and_a_broken_hook_loses_nothing(system, monkeypatch):
+def test_speech_to_text_is_off_by_default_and_a_broken_hook_loses_nothing(system, monkeypatch, ffmpeg, tmp_path):
     monkeypatch.delenv(media.STT_ENV, raising=False)
     assert media.load_transcriber() is None
     monkeypatch.setenv(media.STT_ENV, "tests.support.speech:broken")
-    item = row(media.store(b"OggS" + bytes(50), "audio", "audio/ogg", transcriber=media.load_transcriber()))
-    assert item.transcript is None and item.size_bytes == 54
+    voice = make_av(ffmpeg, tmp_path, "v.ogg", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "libopus"])
+    item = row(media.store(voice, "audio", "audio/ogg", ffmpeg=ffmpeg, transcriber=media.load_transcriber()))
+    assert item.transcript is None and item.size_bytes > 1000
 
 
 def test_database_failure_leaves_no_orphan_file(system, tmp_path):

@@ -137,7 +137,7 @@ def test_the_reporter_sees_the_new_status_and_the_message(offices):
     receipt = submit()
     police.change_status(offices["gzp"], receipt.public_number, "under_investigation")
     police.message_reporter(offices["gzp"], receipt.public_number, "Raid planned.")
-    status = reports.report_status(receipt.receipt_code)
+    status = reports.report_status(receipt.receipt_code, sender_id="reporter")
     assert (status.status, status.messages) == ("under_investigation", ("Raid planned.",))
 
 

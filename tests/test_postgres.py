@@ -40,7 +40,7 @@ def test_submit_on_postgres_is_stored_once(postgres):
     first = reports.submit_report(draft)
     again = reports.submit_report(draft)
     assert again.receipt_code == first.receipt_code
-    assert reports.report_status(first.receipt_code).status == "new"
+    assert reports.report_status(first.receipt_code, sender_id="pg").status == "new"
     with get_session_factory().begin() as session:
         assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 1
         created = session.execute(select(Report.created_at)).scalar_one()

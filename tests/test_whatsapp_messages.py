@@ -28,6 +28,7 @@ from sandbox import payloads
 from satark.db.models import EvidenceItem
 from satark.db.session import get_session_factory
 from satark.text import normalize_hindi
+from tests.support import media_fixtures
 from tests.support.connector import ConnectorHarness, scripted_bot
 
 PHONE = "919876543210"
@@ -249,12 +250,13 @@ def test_image_with_caption_becomes_evidence_then_text(harness, system):
     assert second.metadata["type"] == "caption" and second.message_id != first.message_id
 
 
-@pytest.mark.parametrize(("kind", "mime", "data"), [
-    ("audio", "audio/ogg", b"OggS" + bytes(200)),
-    ("video", "video/mp4", bytes(8) + b"ftypisom" + bytes(100)),
-    ("document", "application/pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"),
+@pytest.mark.parametrize(("kind", "fixture"), [
+    ("audio", lambda: media_fixtures.av("ogg")),
+    ("video", lambda: media_fixtures.av("mp4")),
+    ("document", lambda: (media_fixtures.pdf(), "application/pdf")),
 ], ids=["audio", "video", "document"])
-def test_other_media_kinds_become_evidence(harness, kind, mime, data):
+def test_other_media_kinds_become_evidence(harness, kind, fixture):
+    data, mime = fixture()
     wa_id = "9198000005" + str(10 + ["audio", "video", "document"].index(kind))
     media_id, sha = harness.upload(data, mime)
     harness.say(wa_id, payloads.media(kind, media_id, mime, sha, filename="Ramesh_9876543210.pdf"))
@@ -266,7 +268,7 @@ def test_other_media_kinds_become_evidence(harness, kind, mime, data):
 
 
 def test_voice_note_is_stored_as_voice_evidence(harness):
-    media_id, sha = harness.upload(b"OggS" + bytes(100), "audio/ogg; codecs=opus")
+    media_id, sha = harness.upload(media_fixtures.av("ogg")[0], "audio/ogg; codecs=opus")
     harness.say("919800000520", payloads.media("audio", media_id, "audio/ogg; codecs=opus", sha, voice=True))
     [message] = harness.received_from("919800000520")
     assert evidence(json.loads(message.text[len("/share_evidence"):])["evidence_id"]).kind == "voice"

@@ -11,6 +11,7 @@ import requests
 
 from sandbox import payloads
 from tests.support.connector import (
+    APP_SECRET,
     PHONE_NUMBER_ID,
     VERIFY_TOKEN,
     ConnectorHarness,
@@ -70,7 +71,7 @@ def test_signature_with_another_secret_is_refused(harness):
 
 def test_signature_covers_the_exact_raw_body(harness):
     body = payloads.encode(harness.user("919800000003", "X", payloads.text("original")))
-    signature = payloads.sign(body, "test-app-secret")
+    signature = payloads.sign(body, APP_SECRET)
     tampered = body.replace(b"original", b"tampered")
     assert harness.post(None, raw=tampered, signature=signature).status_code == 403
     assert harness.post(None, raw=body, signature=signature).status_code == 200

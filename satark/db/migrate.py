@@ -20,5 +20,8 @@ def upgrade(database_url: str | None = None) -> None:
 
 
 if __name__ == "__main__":
+    from satark.preflight import harden_process
+
+    harden_process()
     upgrade()
     print("database schema is up to date")

@@ -79,7 +79,8 @@ class Report(Base):
     __table_args__ = (Index("ix_reports_urgent_created_at", "urgent", "created_at"),)
     id = Column(Integer, primary_key=True)
     public_number = Column(String(32), nullable=False, unique=True)
-    # Set by the conversation that submitted it, so a retried submit finds the same report.
+    # Keyed hash of the submitting draft's key, so a retried submit finds the same report (the key
+    # itself would derive the receipt code: it is never stored).
     draft_key = Column(String(64), nullable=False, unique=True)
     receipt_hash = Column(String(64), nullable=False, unique=True)
     category = Column(String(40), nullable=False, index=True)

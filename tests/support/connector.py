@@ -31,11 +31,13 @@ from satark.db.session import get_engine, get_session_factory
 from satark.settings import get_settings
 from tests.support.servers import free_port
 
-APP_SECRET = "test-app-secret"
-VERIFY_TOKEN = "test-verify-token"
+# Random-looking values: outside development mode (as here) weak secrets are refused.
+APP_SECRET = "q8Zr2vLx7NwK4pTf9HcY3mJd6GsB1uEa"
+VERIFY_TOKEN = "Vt5nR8wQ2zLk7XpC4fHj9MbD3sGy6TeA"
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "106540352242922"
-ANONYMIZATION_KEY = "test-anonymization-key-0123456789abcdef0123456789"
+ANONYMIZATION_KEY = "aK7mP2xR9vL4qW8nZ3tB6yH1cJ5fD0gS-e4Yt"
+RECEIPT_SECRET = "Rc3Xv8Nq5Lm2Wz7Kp4Tj9Hf6Bd1Gs0Ya-u7Ei"
 _names = itertools.count()
 
 Bot = Callable[[UserMessage], Awaitable[Any]]
@@ -53,7 +55,7 @@ def isolated_system(folder: Path, **env: str) -> Iterator[Path]:
     os.environ.update({
         "SATARK_VAR_DIR": str(folder), "DATABASE_URL": f"sqlite:///{folder / 'satark.db'}",
         "MEDIA_DIR": str(folder / "media"), "SATARK_DEV_MODE": "0",
-        "ANONYMIZATION_KEY": ANONYMIZATION_KEY, "RECEIPT_SECRET": "test-receipt-secret-" + "9" * 32,
+        "ANONYMIZATION_KEY": ANONYMIZATION_KEY, "RECEIPT_SECRET": RECEIPT_SECRET,
         **env,
     })
     _clear_caches()

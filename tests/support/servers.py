@@ -16,6 +16,7 @@ settings pointing at the sandbox), is waited for until healthy, and is stopped c
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -66,6 +67,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     rasa_port: int = field(default_factory=free_port)  # known early: the sandbox posts to it
+    api_token: str = field(default_factory=lambda: secrets.token_hex(24))  # Rasa's HTTP API needs one
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -108,8 +110,9 @@ class Stack:
                        env=self.environment(), check=True, capture_output=True)
 
     def start_action_server(self, debug: bool = False) -> Service:
+        """`python -m satark.action_server` on loopback, as scripts/run.sh starts it."""
         port = free_port()
-        command = [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
+        command = [str(VENV_BIN / "python"), "-m", "satark.action_server", "--host", "127.0.0.1", "--port", str(port)]
         service = self._spawn("actions", command + (["--debug"] if debug else []), port)
         self._wait(service, "/health", ACTION_START_TIMEOUT)  # rasa-sdk answers {"status": "ok"}
         return service
@@ -127,23 +130,25 @@ class Stack:
     def start_rasa(self, *, credentials: dict[str, Any] | None = None,
                    tracker_store: dict[str, Any] | None = None, debug: bool = False,
                    model: Path = MODEL) -> Service:
-        """`rasa run` with the REST channel (and any given channels), the API enabled, healthy
-        once a model is loaded."""
+        """`rasa run` with the development REST channel (and any given channels), the API enabled
+        with `api_token`, healthy once a model is loaded."""
         if "actions" not in self.services:
             raise RuntimeError("start the action server first")
         endpoints = {"action_endpoint": {"url": f"{self.services['actions'].url}/webhook"}}
         if tracker_store:
             endpoints["tracker_store"] = tracker_store
         (self.workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
-        (self.workdir / "credentials.yml").write_text(yaml.safe_dump({"rest": None, **(credentials or {})}))
+        (self.workdir / "credentials.yml").write_text(yaml.safe_dump(
+            {"channels.dev_rest.DevRestInput": None, **(credentials or {})}))
         port = self.rasa_port
         command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
                    "-i", "127.0.0.1", "--credentials", str(self.workdir / "credentials.yml"),
-                   "--endpoints", str(self.workdir / "endpoints.yml"), "--enable-api"]
+                   "--endpoints", str(self.workdir / "endpoints.yml"), "--enable-api", "--auth-token", self.api_token]
         if debug:
             command += ["--debug", "--log-file", str(self.logs / "rasa.log")]
         service = self._spawn("rasa", command, port)
-        self._wait(service, "/status", RASA_START_TIMEOUT, ready=lambda r: bool(r.json().get("model_file")))
+        self._wait(service, f"/status?token={self.api_token}", RASA_START_TIMEOUT,
+                   ready=lambda r: bool(r.json().get("model_file")))
         return service
 
     def stop(self) -> None:

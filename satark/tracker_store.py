@@ -1,0 +1,169 @@
+"""A SQL tracker store that never keeps what links a conversation to a report.
+
+Configured in endpoints.yml as `tracker_store: type: satark.tracker_store.RedactingSQLTrackerStore`
+(with the usual SQL keys). Before events reach the database:
+
+- receipt codes, report numbers, phone numbers and message ids in anything the citizen typed
+  (text, parsed text, entity values, slot values) are replaced by placeholders;
+- a bot message that names a receipt code or a report number (the receipt, a status answer) is
+  stored as `[redacted]`: the citizen saw it, the store does not need it;
+- the draft key and the receipt code slots (`SECRET_SLOTS`) are kept only while the conversation
+  still needs them (the draft is open, the follow-up form is asking for text). When such a slot is
+  reset, every earlier stored value of it is overwritten.
+
+So neither a database dump nor Rasa's tracker API can tie a pseudonymous conversation to a report,
+or recompute a receipt code from a stored draft key. `scrub_all()` applies the same rules to events
+stored before this store was configured (`python -m satark.retention` runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from satark.logs import configure_logging
+from satark.redaction import PHONE, PUBLIC_NUMBER, RECEIPT_CODE, REDACTED, WAMID, mentions_report
+
+log = logging.getLogger(__name__)
+
+SECRET_SLOTS = ("draft_id", "receipt_code", "checked_code")
+SECRET_ENTITIES = ("receipt_code",)
+Event = dict[str, Any]
+
+
+def redact_typed(text: str) -> str:
+    """Anything a citizen typed: every 12-character code shape goes, whatever its case."""
+    text = WAMID.sub("[wamid]", text)
+    text = PUBLIC_NUMBER.sub("[report]", text)
+    text = RECEIPT_CODE.sub("[code]", text)
+    return PHONE.sub("[number]", text)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_typed(value)
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redact_value(item) for key, item in value.items()}
+    return value
+
+
+def live_secret_positions(events: Iterable[Event]) -> set[int]:
+    """Positions of the events that set a secret slot's current value: only those may keep it."""
+    latest: dict[str, int] = {}
+    for position, event in enumerate(events):
+        if event.get("event") == "slot" and event.get("name") in SECRET_SLOTS:
+            latest[event["name"]] = position
+            if event.get("value") is None:
+                del latest[event["name"]]
+        elif event.get("event") == "restart":
+            latest.clear()
+    return set(latest.values())
+
+
+def redact_event(event: Event, live: bool = False) -> Event:
+    """A copy of one serialised event that is safe to store; `live` when it sets a secret slot's
+    current value, which the conversation still needs."""
+    kind = event.get("event")
+    event = json.loads(json.dumps(event))  # a deep copy: the tracker in memory keeps its values
+    if kind == "user":
+        if isinstance(event.get("text"), str):
+            event["text"] = redact_typed(event["text"])
+        parse_data = event.get("parse_data") or {}
+        if isinstance(parse_data.get("text"), str):
+            parse_data["text"] = redact_typed(parse_data["text"])
+        for entity in parse_data.get("entities") or []:
+            if isinstance(entity, dict):
+                entity["value"] = REDACTED if entity.get("entity") in SECRET_ENTITIES \
+                    else _redact_value(entity.get("value"))
+    elif kind == "bot":
+        # Response variables (receipt_code, public_number, ...) travel in the metadata as well.
+        event["metadata"] = {key: value for key, value in (event.get("metadata") or {}).items()
+                             if key == "utter_action"}
+        if isinstance(event.get("text"), str) and mentions_report(event["text"]):
+            event["text"] = REDACTED
+            event["data"] = {}
+        else:
+            event["data"] = _redact_value(event.get("data"))
+    elif kind == "slot":
+        name = event.get("name")
+        if name in SECRET_SLOTS:
+            if event.get("value") is not None and not live:
+                event["value"] = REDACTED
+        else:
+            event["value"] = _redact_value(event.get("value"))
+    return event
+
+
+def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
+class RedactingSQLTrackerStore(SQLTrackerStore):
+    """`SQLTrackerStore` that stores events through `redact_event` (see the module docstring)."""
+
+    def __init__(self, *args: Any, event_broker: Any = None, **kwargs: Any) -> None:
+        if event_broker is not None:
+            raise ValueError("an event broker would receive events before redaction; configure none")
+        configure_logging()
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":  # overwritten rows must not linger in free pages
+            sa.event.listen(self.engine, "connect", _secure_delete)
+            self.engine.dispose()
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        everything = [event.as_dict() for event in tracker.events]
+        live = {id(tracker.events[position]) for position in live_secret_positions(everything)}
+        with self.session_scope() as session:
+            new = list(self._additional_events(session, tracker))
+            replaced = False  # a secret slot changed: earlier stored values must go
+            for event in new:
+                data = event.as_dict()
+                replaced = replaced or (data.get("event") == "slot" and data.get("name") in SECRET_SLOTS)
+                data = redact_event(data, id(event) in live)
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                    intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"), data=json.dumps(data)))
+            session.flush()
+            if replaced:
+                scrub_sender(session, self.SQLEvent, tracker.sender_id)
+            session.commit()
+
+
+def scrub_sender(session: Any, table: Any, sender_id: str) -> int:
+    """Apply `redact_event` to every stored event of one conversation; the number of rows changed."""
+    rows = session.execute(sa.select(table).where(table.sender_id == sender_id).order_by(table.id)).scalars().all()
+    events = [json.loads(row.data) for row in rows]
+    live = live_secret_positions(events)
+    changed = 0
+    for position, (row, event) in enumerate(zip(rows, events, strict=True)):
+        clean = json.dumps(redact_event(event, position in live))
+        if clean != row.data:
+            row.data = clean
+            changed += 1
+    return changed
+
+
+def scrub_all(engine: sa.engine.Engine) -> int:
+    """Redact every conversation already stored (events written before this store was in use)."""
+    table = SQLTrackerStore.SQLEvent
+    if not sa.inspect(engine).has_table(table.__tablename__):
+        return 0
+    changed = 0
+    with sa.orm.Session(engine) as session:
+        senders = session.execute(sa.select(table.sender_id).distinct()).scalars().all()
+        for sender_id in senders:
+            changed += scrub_sender(session, table, sender_id)
+        session.commit()
+    return changed
