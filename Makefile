@@ -56,7 +56,7 @@ lint: install ## ruff
 
 test-dialogue: install train ## rasa data validate + test conversations with --fail-on-prediction-errors
 	@scripts/validate_data.sh
-	$(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
+	ACTION_SERVER_URL=$${ACTION_SERVER_URL:-http://127.0.0.1:5055/webhook} $(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
 
 test-unit: install train ## pytest: actions, data layer, connector, end to end
 	$(BIN)/pytest -q

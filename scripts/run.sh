@@ -11,6 +11,8 @@ VAR="${SATARK_VAR_DIR:-$PWD/var}"
 mkdir -p "$VAR/logs"
 RASA_PORT="${RASA_PORT:-5005}" ACTIONS_PORT="${ACTIONS_PORT:-5055}" DASHBOARD_PORT="${DASHBOARD_PORT:-8501}"
 SANDBOX_PORT="${SANDBOX_PORT:-8010}"
+# endpoints.yml reads the action server's address from the environment (docs/DEPLOYMENT.md).
+export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}"
 
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -184,7 +184,7 @@ class ConnectorHarness:
 
     def settle(self) -> None:
         """Wait until every acknowledged message has been handled."""
-        self.wait_for(lambda: not self.runtime._workers)
+        self.wait_for(self.runtime.idle)
 
     # -- acting as Meta's side ---------------------------------------------------------------------
 
