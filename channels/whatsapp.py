@@ -107,6 +107,7 @@ class WhatsAppConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     retry_attempts: int = 5
     retry_backoff_seconds: float = 0.5
+    timeout_seconds: float = 30.0
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> WhatsAppConfig:
@@ -123,6 +124,7 @@ class WhatsAppConfig:
             max_body_bytes=int(credentials.get("max_body_bytes") or MAX_BODY_BYTES),
             retry_attempts=int(credentials.get("retry_attempts") or 5),
             retry_backoff_seconds=float(credentials.get("retry_backoff_seconds") or 0.5),
+            timeout_seconds=float(credentials.get("timeout_seconds") or 30.0),
         )
 
 
@@ -176,7 +178,8 @@ def inbound_store() -> InboundStore:
     """Redis when `REDIS_URL` is set (several servers), else the report database (one server)."""
     settings = get_deployment_settings()
     if settings.redis_url:
-        return RedisStore(settings.redis_url, settings.inbound_lease_seconds)
+        return RedisStore(settings.redis_url, settings.inbound_lease_seconds,
+                          prefix=f"{settings.redis_key_prefix}:inbound:")
     return DatabaseStore(settings.inbound_lease_seconds)
 
 
@@ -190,7 +193,8 @@ class WhatsAppRuntime:
         self.config = config
         self.on_new_message = on_new_message
         self.graph = GraphClient(config.api_url, config.access_token, config.phone_number_id,
-                                 attempts=config.retry_attempts, backoff_seconds=config.retry_backoff_seconds)
+                                 attempts=config.retry_attempts, backoff_seconds=config.retry_backoff_seconds,
+                                 timeout_seconds=config.timeout_seconds)
         self.offers = Offers(config.anonymizer)
         self.dedup = Deduplicator()
         self.ffmpeg = media.find_ffmpeg()
@@ -199,7 +203,8 @@ class WhatsAppRuntime:
                                   concurrency=settings.inbound_concurrency,
                                   lease_seconds=settings.inbound_lease_seconds,
                                   poll_seconds=settings.inbound_poll_seconds)
-        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_minute, settings.redis_url)
+        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_minute, settings.redis_url,
+                                          prefix=f"{settings.redis_key_prefix}:rate:")
         # Set by the server once Rasa's agent is loaded: did a turn for this message id happen?
         self.turn_recorded: Callable[[str, str], Awaitable[bool]] | None = None
         self._notices: set[asyncio.Task] = set()

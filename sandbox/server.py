@@ -14,6 +14,7 @@ Everything stays in memory; nothing is written to disk or logged with a phone nu
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -208,7 +209,7 @@ class Sandbox:
             self._record("messages", request, 400, message)
             return _error(400, 100, "(#100) Unknown phone number id")
         fault = self._fault("messages")
-        if fault:
+        if fault and fault > 0:
             self._record("messages", request, fault, message)
             return self._fault_response(fault)
         problem = check_message(message) if isinstance(message, dict) else "JSON body required"
@@ -216,6 +217,8 @@ class Sandbox:
             self._record("messages", request, 400, message)
             return _invalid(problem)
         self._record("messages", request, 200, message)
+        if fault:  # a negative fault: delivered, but the answer comes -fault seconds late
+            await asyncio.sleep(-fault)
         recipient = message.get("to") or message.get("recipient")
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": recipient, "wa_id": digits(str(recipient))}],
@@ -266,7 +269,8 @@ class Sandbox:
         return web.json_response({"id": media_id, "sha256": sha})
 
     async def faults(self, request: web.Request) -> web.Response:
-        """`{"messages": [429, 500], "media_info": [404], "download": [404]}` for the next calls."""
+        """`{"messages": [429, 500], "media_info": [404], "download": [404]}` for the next calls; a
+        negative number -N on `messages` delivers the message but answers N seconds late (a timeout)."""
         for endpoint, statuses in (await request.json()).items():
             self.state.faults.setdefault(endpoint, deque()).extend(int(s) for s in statuses)
         return web.json_response({"status": "ok"})

@@ -17,6 +17,7 @@ from satark.settings import get_settings
 @dataclass(frozen=True)
 class DeploymentSettings:
     redis_url: str | None
+    redis_key_prefix: str
     tracker_store_url: str
     inbound_concurrency: int
     inbound_lease_seconds: float
@@ -29,6 +30,7 @@ def get_deployment_settings() -> DeploymentSettings:
     var_dir = get_settings().var_dir
     return DeploymentSettings(
         redis_url=os.environ.get("REDIS_URL") or None,
+        redis_key_prefix=os.environ.get("REDIS_KEY_PREFIX") or "satark",
         tracker_store_url=os.environ.get("TRACKER_STORE_URL") or f"sqlite:///{var_dir / 'tracker.db'}",
         inbound_concurrency=int(os.environ.get("INBOUND_CONCURRENCY") or 16),
         inbound_lease_seconds=float(os.environ.get("INBOUND_LEASE_SECONDS") or 30),

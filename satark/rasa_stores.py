@@ -32,12 +32,13 @@ class EnvironmentTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
 
 
-def redis_lock_store(url: str) -> RedisLockStore:
+def redis_lock_store(url: str, prefix: str) -> RedisLockStore:
     """Rasa's Redis lock store on the server of `url` (`redis://[:password@]host:port/db`)."""
     parts = urlsplit(url)
     return RedisLockStore(host=parts.hostname or "localhost", port=parts.port or 6379, db=LOCK_STORE_DB,
                           username=parts.username or None, password=parts.password or None,
-                          use_ssl=parts.scheme == "rediss", key_prefix="satark")
+                          use_ssl=parts.scheme == "rediss",
+                          key_prefix="".join(ch for ch in prefix if ch.isalnum()) or "satark")
 
 
 class EnvironmentLockStore(LockStore):
@@ -47,5 +48,7 @@ class EnvironmentLockStore(LockStore):
     """
 
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
-        url = get_deployment_settings().redis_url
-        return redis_lock_store(url) if url else InMemoryLockStore()
+        settings = get_deployment_settings()
+        if settings.redis_url:
+            return redis_lock_store(settings.redis_url, settings.redis_key_prefix)
+        return InMemoryLockStore()

@@ -72,7 +72,7 @@ async def run_servers(stores, puts, handle_delay=0.02, lease=5.0):
 
     def handler(index):
         async def handle(queued: Queued) -> None:
-            await asyncio.sleep(random.random() * handle_delay)  # noqa: S311
+            await asyncio.sleep(random.random() * handle_delay)
             handled.append((index, queued.event.sender_id, queued.event.text))
         return handle
 
