@@ -59,7 +59,7 @@ lint: install ## ruff
 
 test-dialogue: install train ## rasa data validate + test conversations with --fail-on-prediction-errors
 	@scripts/validate_data.sh
-	$(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
+	ACTION_SERVER_URL=$${ACTION_SERVER_URL:-http://127.0.0.1:5055/webhook} $(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
 
 browser: ## Debian's Chromium (and fonts for Hindi and emoji) for the browser test; apt-get as root
 	@command -v /usr/bin/chromium >/dev/null || (apt-get update && \

@@ -4,8 +4,9 @@ Identity stops here. Rasa sees a keyed pseudonym as `sender_id`, a keyed message
 metadata naming only the channel and message type. The phone number lives in memory for the
 turn being answered, inside the output channel, and nowhere else.
 
-The webhook acknowledges at once and handles messages in the background, in order per
-conversation, each exactly once (WhatsApp redelivers).
+The webhook stores each message durably (`channels/whatsapp_queue.py`) before it answers 200;
+the queue hands every conversation's messages, in order, to whichever server is free, each
+exactly once (WhatsApp redelivers; a server can die mid-turn).
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import json
 import logging
 import os
 import sys
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy import text
 
 from channels.whatsapp_dedup import Deduplicator
 from channels.whatsapp_graph import DEFAULT_API_URL, GraphClient, GraphError
@@ -40,8 +43,20 @@ from channels.whatsapp_inbound import (
     parse_webhook,
 )
 from channels.whatsapp_outbound import Offers, choice_messages, split_text, text_message
+from channels.whatsapp_queue import (
+    DatabaseStore,
+    InboundQueue,
+    InboundStore,
+    Queued,
+    QueueUnavailable,
+    RedisStore,
+    Seal,
+)
+from channels.whatsapp_ratelimit import SenderRateLimit
 from satark import forwarding, media, preflight
 from satark.anonymity import Anonymizer, load_anonymizer
+from satark.db.session import get_session_factory
+from satark.deployment import get_deployment_settings
 from satark.logs import configure_logging
 from satark.secret_policy import secret_problem
 from satark.settings import get_settings
@@ -55,7 +70,6 @@ preflight.harden_process()
 CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY_BYTES = 1024 * 1024  # Meta's webhook payloads are far smaller
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 # Replies the connector gives itself, in Hindi and English (it does not know the chosen language).
 TEXT_UNSUPPORTED = (
@@ -79,6 +93,10 @@ TEXT_MEDIA_TOO_LARGE = (
 TEXT_MEDIA_TYPE = (
     "इस तरह की फ़ाइल हम नहीं ले सकते। कृपया फ़ोटो, वीडियो, वॉइस नोट या PDF भेजिए।\n\n"
     "We cannot accept this kind of file. Please send a photo, video, voice note or PDF."
+)
+TEXT_SLOW_DOWN = (
+    "आप बहुत तेज़ी से संदेश भेज रहे हैं। कृपया एक मिनट रुककर फिर लिखिए। आपात स्थिति में 112 पर कॉल कीजिए।\n\n"
+    "You are sending messages very fast. Please wait a minute and write again. In an emergency, call 112."
 )
 TEXT_MEDIA_UNSAFE = (
     "माफ़ कीजिए, इस फ़ाइल से पहचान बताने वाली जानकारी (जैसे लोकेशन या नाम) हम सुरक्षित रूप से नहीं हटा पाए, "
@@ -107,6 +125,7 @@ class WhatsAppConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     retry_attempts: int = 5
     retry_backoff_seconds: float = 0.5
+    timeout_seconds: float = 30.0
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> WhatsAppConfig:
@@ -123,6 +142,7 @@ class WhatsAppConfig:
             max_body_bytes=int(credentials.get("max_body_bytes") or MAX_BODY_BYTES),
             retry_attempts=int(credentials.get("retry_attempts") or 5),
             retry_backoff_seconds=float(credentials.get("retry_backoff_seconds") or 0.5),
+            timeout_seconds=float(credentials.get("timeout_seconds") or 30.0),
         )
         config.refuse_unsafe_start()
         return config
@@ -184,61 +204,96 @@ class WhatsAppOutput(OutputChannel):
         await self._send(json_message)
 
 
+def inbound_store() -> InboundStore:
+    """Redis when `REDIS_URL` is set (several servers), else the report database (one server)."""
+    settings = get_deployment_settings()
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, settings.inbound_lease_seconds,
+                          prefix=f"{settings.redis_key_prefix}:inbound:")
+    return DatabaseStore(settings.inbound_lease_seconds)
+
+
 class WhatsAppRuntime:
-    """What the webhook needs while the server runs: HTTP client, offers, dedup, per-conversation queues."""
+    """What the webhook needs while the server runs: HTTP client, offers, dedup, the inbound queue."""
 
     def __init__(self, config: WhatsAppConfig,
-                 on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+                 on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                 store: InboundStore | None = None) -> None:
+        settings = get_deployment_settings()
         self.config = config
         self.on_new_message = on_new_message
         self.graph = GraphClient(config.api_url, config.access_token, config.phone_number_id,
-                                 attempts=config.retry_attempts, backoff_seconds=config.retry_backoff_seconds)
+                                 attempts=config.retry_attempts, backoff_seconds=config.retry_backoff_seconds,
+                                 timeout_seconds=config.timeout_seconds)
         self.offers = Offers(config.anonymizer)
         self.dedup = Deduplicator()
         self.ffmpeg = media.find_ffmpeg()
         self.transcriber = media.load_transcriber()
-        self._queues: dict[str, deque[Inbound]] = {}
-        self._workers: dict[str, asyncio.Task] = {}
-        self._status_tasks: set[asyncio.Task] = set()
+        self.queue = InboundQueue(store or inbound_store(), Seal(config.anonymizer), self._handle,
+                                  concurrency=settings.inbound_concurrency,
+                                  lease_seconds=settings.inbound_lease_seconds,
+                                  poll_seconds=settings.inbound_poll_seconds)
+        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_minute, settings.redis_url,
+                                          prefix=f"{settings.redis_key_prefix}:rate:")
+        # Set by the server once Rasa's agent is loaded: did a turn for this message id happen?
+        self.turn_recorded: Callable[[str, str], Awaitable[bool]] | None = None
+        self._notices: set[asyncio.Task] = set()
 
-    def accept(self, events: list[Inbound], metadata: dict[str, Any]) -> None:
-        """Queue events and return at once; each conversation's events are handled in order."""
+    async def accept(self, events: list[Inbound]) -> None:
+        """Store new events durably, or raise QueueUnavailable (then WhatsApp retries).
+
+        Redeliveries are dropped here; a sender over the rate limit gets one notice per window
+        and the excess messages are dropped.
+        """
+        fresh: list[Inbound] = []
         for event in events:
-            self._queues.setdefault(event.sender_id, deque()).append(event)
-            if event.sender_id not in self._workers:
-                self._workers[event.sender_id] = asyncio.create_task(self._drain(event.sender_id, metadata))
-
-    async def _drain(self, sender_id: str, metadata: dict[str, Any]) -> None:
-        queue = self._queues[sender_id]
+            if not await self.dedup.first_time(event.message_key):
+                log.info("redelivered %s message dropped", event.kind)
+                continue
+            number = await self.rate_limit.count(event.sender_id)
+            if number > self.rate_limit.per_minute:
+                log.warning("sender over the rate limit; %s message dropped", event.kind)
+                if number == self.rate_limit.per_minute + 1:
+                    self._notify(event, TEXT_SLOW_DOWN)
+                continue
+            fresh.append(event)
         try:
-            while queue:
-                await self._handle(queue.popleft(), metadata)
-        finally:
-            del self._queues[sender_id], self._workers[sender_id]
+            await self.queue.put(fresh)
+        except QueueUnavailable:
+            for event in fresh:
+                await self.dedup.forget(event.message_key)
+            raise
+
+    def _notify(self, event: Inbound, text: str) -> None:
+        output = WhatsAppOutput(self.graph, event.reply_to, self.offers, event.sender_id)
+        task = asyncio.create_task(output.send_text_message(event.sender_id, text))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     def accept_statuses(self, statuses: list[forwarding.DeliveryStatus]) -> None:
         """Delivery receipts update forwards to officers (in the background, like messages)."""
         task = asyncio.create_task(asyncio.to_thread(forwarding.record_delivery_statuses, statuses))
-        self._status_tasks.add(task)
+        self._notices.add(task)
         task.add_done_callback(self._status_done)
 
     def _status_done(self, task: asyncio.Task) -> None:
-        self._status_tasks.discard(task)
+        self._notices.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("recording delivery statuses failed (%s)", type(task.exception()).__name__)
 
-    async def wait_idle(self, timeout: float) -> None:
-        """Let messages already acknowledged finish before the server stops."""
-        if self._workers:
-            await asyncio.wait(list(self._workers.values()), timeout=timeout)
+    def idle(self) -> bool:
+        """Nothing accepted by this process is waiting or being handled (tests wait for this)."""
+        return self.queue.idle() and not self._notices
 
-    async def _handle(self, event: Inbound, metadata: dict[str, Any]) -> None:
+    async def _handle(self, queued: Queued) -> None:
+        event = queued.event
         output = WhatsAppOutput(self.graph, event.reply_to, self.offers, event.sender_id)
         try:
-            if not await self.dedup.first_time(event.message_key):
-                log.info("redelivered %s message dropped", event.kind)
+            if queued.attempts > 1 and self.turn_recorded is not None \
+                    and await self.turn_recorded(event.sender_id, event.message_key):
+                log.info("%s message already answered before a restart; not handled again", event.kind)
                 return
-            await self._dispatch(event, output, {**metadata, "type": event.kind})
+            await self._dispatch(event, output, {"channel": CHANNEL, "type": event.kind})
         except Exception:
             log.exception("handling a WhatsApp %s message failed", event.kind)
             await output.send_text_message(event.sender_id, TEXT_FAILURE)
@@ -283,6 +338,53 @@ class WhatsAppRuntime:
         if incoming.caption and incoming.caption.strip():
             await self._forward(event, neutralise(incoming.caption), output,
                                 {**metadata, "type": "caption"}, part=":caption")
+
+
+async def _turn_recorded(app: Any, sender_id: str, message_key: str) -> bool:
+    """Whether Rasa's tracker already holds the user message with this id (a turn that completed
+    before its server stopped, whose queue entry was not yet removed)."""
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return False
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    return tracker is not None and any(
+        isinstance(event, UserUttered) and event.message_id == message_key for event in tracker.events)
+
+
+async def _probe(name: str, check: Callable[[], Awaitable[Any]]) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(check(), timeout=3)
+        return name, "ok"
+    except Exception as error:  # reported, not raised: this is the health check
+        return name, f"{type(error).__name__}: {str(error)[:200] or 'no answer'}"
+
+
+async def readiness_checks(runtime: WhatsAppRuntime, agent: Any) -> dict[str, str]:
+    """Each store's state: "ok" or the error, e.g. {"inbound_queue": "QueueUnavailable: Redis: ..."}."""
+    loop = asyncio.get_running_loop()
+
+    def database() -> Awaitable[Any]:
+        def select_one() -> None:
+            with get_session_factory().begin() as session:
+                session.execute(text("SELECT 1"))
+        return loop.run_in_executor(None, select_one)
+
+    probes = [_probe("inbound_queue", runtime.queue.store.check), _probe("report_database", database)]
+    tracker_store = getattr(agent, "tracker_store", None)
+    while tracker_store is not None and hasattr(tracker_store, "_tracker_store"):  # Rasa's fail-safe wrapper
+        tracker_store = tracker_store._tracker_store
+    engine = getattr(tracker_store, "engine", None)
+    if engine is not None:
+        def tracker_database() -> Awaitable[Any]:
+            def select_one() -> None:
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+            return loop.run_in_executor(None, select_one)
+        probes.append(_probe("tracker_store", tracker_database))
+    lock_store = getattr(agent, "lock_store", None)
+    if getattr(lock_store, "red", None) is not None:
+        probes.append(_probe("lock_store", lambda: loop.run_in_executor(None, lock_store.red.ping)))
+    return dict(await asyncio.gather(*probes))
 
 
 def _valid_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -360,16 +462,34 @@ class WhatsAppInput(InputChannel):
             if not isinstance(payload, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
             events = parse_webhook(payload, config.anonymizer, config.phone_number_id)
-            runtime.accept(events, self.get_metadata(request))
+            try:
+                await runtime.accept(events)
+            except QueueUnavailable as error:
+                log.error("webhook refused with 503, WhatsApp will retry: %s", error)
+                return response.json({"error": "temporarily unavailable"}, status=503)
             statuses = delivery_statuses(payload, config.phone_number_id)
             if statuses:
                 runtime.accept_statuses(statuses)
             log.debug("webhook accepted %d message(s)", len(events))
             return response.json({"status": "ok"})
 
+        @webhook.get("/ready")
+        async def ready(request: Request) -> HTTPResponse:
+            """Readiness: every store this server needs answers (queue, databases, Redis)."""
+            checks = await readiness_checks(runtime, getattr(request.app.ctx, "agent", None))
+            healthy = all(result == "ok" for result in checks.values())
+            return response.json({"status": "ok" if healthy else "unavailable", "checks": checks},
+                                 status=200 if healthy else 503)
+
+        @webhook.listener("after_server_start")
+        async def start(app: Any, _: Any) -> None:
+            runtime.turn_recorded = partial(_turn_recorded, app)
+            runtime.queue.start()
+
         @webhook.listener("before_server_stop")
         async def finish(*_: Any) -> None:
-            await runtime.wait_idle(SHUTDOWN_GRACE_SECONDS)
+            await runtime.queue.stop()
+            await runtime.rate_limit.close()
             await runtime.graph.close()
 
         webhook.ctx.runtime = runtime

@@ -61,3 +61,16 @@ class Deduplicator:
         except SQLAlchemyError as error:
             log.warning("deduplication store unavailable (%s); using memory only", type(error).__name__)
             return True
+
+    def _delete(self, key: str) -> None:
+        factory = self._factory or get_session_factory()
+        with factory.begin() as session:
+            session.execute(delete(ProcessedMessage).where(ProcessedMessage.message_key == key))
+
+    async def forget(self, key: str) -> None:
+        """Undo `first_time` for a message that could not be queued, so its redelivery is taken."""
+        self._recent.pop(key, None)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self._delete, key)
+        except SQLAlchemyError as error:
+            log.warning("deduplication store unavailable (%s); redelivery may be dropped", type(error).__name__)

@@ -1,7 +1,9 @@
 """The WhatsApp Cloud (Graph) API over aiohttp: sending messages and fetching media.
 
-Rate limits (429) and server errors (5xx) are retried with exponential backoff; other 4xx are
-logged with Meta's error code and not retried. Nothing logged here names the recipient.
+Rate limits (429), server errors (5xx) and failed connections are retried with exponential
+backoff; other 4xx are logged with Meta's error code and not retried. A message send that timed
+out or lost its connection after the request went out is not retried: Meta may have delivered
+it, and a citizen must never get the same message twice. Nothing logged here names the recipient.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class GraphClient:
                        max_bytes: int | None = None, destination: Path | None = None) -> bytes:
         """The response body of a successful request (written to `destination` when given, then b""),
         retrying what is worth retrying."""
+        idempotent = method == "GET"
         for attempt in range(1, self.attempts + 1):
             retry_after = None
             try:
@@ -89,8 +92,14 @@ class GraphClient:
                         raise error
                     retry_after = response.headers.get("Retry-After")
                     problem = f"HTTP {response.status}"
+            except aiohttp.ClientConnectorError as error:  # nothing reached Meta: safe to repeat
+                problem = type(error).__name__
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 problem = type(error).__name__
+                if not idempotent:
+                    log.error("WhatsApp API: %s got no answer (%s); not repeated, it may have arrived",
+                              what, problem)
+                    raise GraphError(504, None, problem) from None
             if attempt == self.attempts:
                 log.error("WhatsApp API: %s failed after %d attempts (%s)", what, attempt, problem)
                 raise GraphError(503, None, problem)

@@ -233,7 +233,7 @@ class Sandbox:
             self._record("messages", request, 400, message)
             return _error(400, 100, "(#100) Unknown phone number id")
         fault = self._fault("messages")
-        if fault:
+        if fault and fault > 0:
             self._record("messages", request, fault, message)
             return self._fault_response(fault)
         problem = check_message(message) if isinstance(message, dict) else "JSON body required"
@@ -241,6 +241,8 @@ class Sandbox:
             self._record("messages", request, 400, message)
             return _invalid(problem)
         self._record("messages", request, 200, message)
+        if fault:  # a negative fault: delivered, but the answer comes -fault seconds late
+            await asyncio.sleep(-fault)
         recipient = message.get("to") or message.get("recipient")
         message_id = payloads.message_id()
         if message.get("type") == "template":
@@ -329,7 +331,8 @@ class Sandbox:
         return web.json_response({"id": media_id, "sha256": sha})
 
     async def faults(self, request: web.Request) -> web.Response:
-        """`{"messages": [429, 500], "media_info": [404], "download": [404]}` for the next calls."""
+        """`{"messages": [429, 500], "media_info": [404], "download": [404]}` for the next calls; a
+        negative number -N on `messages` delivers the message but answers N seconds late (a timeout)."""
         for endpoint, statuses in (await request.json()).items():
             self.state.faults.setdefault(endpoint, deque()).extend(int(s) for s in statuses)
         return web.json_response({"status": "ok"})

@@ -110,6 +110,10 @@ def tracker_engine(endpoints_file: Path) -> sa.engine.Engine | None:
 
     config = (read_config_file(str(endpoints_file)) or {}).get("tracker_store") or {}
     kind = str(config.get("type") or "").lower()
+    if kind == "satark.rasa_stores.environmenttrackerstore":
+        from satark.deployment import get_deployment_settings
+
+        return sa.create_engine(get_deployment_settings().tracker_store_url, future=True)
     if kind not in ("sql", "satark.tracker_store.redactingsqltrackerstore"):
         return None
     db = str(config.get("db") or "rasa.db")

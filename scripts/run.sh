@@ -25,6 +25,9 @@ RASA_API=()
 
 $BIN/python -m satark.preflight rasa actions || { echo "Not starting: see above (docs/THREAT_MODEL.md)."; exit 1; }
 
+# endpoints.yml reads the action server's address from the environment (docs/DEPLOYMENT.md).
+export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}"
+
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop INT TERM EXIT

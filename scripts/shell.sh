@@ -14,4 +14,5 @@ mkdir -p "$VAR/logs"
 actions=$!
 trap 'kill $actions 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:${ACTIONS_PORT:-5055}/health" >/dev/null 2>&1 && break; sleep 1; done
+export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:${ACTIONS_PORT:-5055}/webhook}"
 .venv/bin/rasa shell --model models/satark.tar.gz --endpoints endpoints.yml

@@ -6,6 +6,7 @@ import pytest
 
 from satark.db import session as db_session
 from satark.db.migrate import upgrade
+from satark.deployment import get_deployment_settings
 from satark.offices import load_offices
 from satark.settings import get_receipt_secret, get_settings
 from satark.taxonomy import load_categories
@@ -14,7 +15,7 @@ from tests.support.connector import ConnectorHarness, isolated_system, scripted_
 
 def clear_caches() -> None:
     for cached in (get_settings, get_receipt_secret, db_session.get_engine, db_session.get_session_factory,
-                   load_offices, load_categories):
+                   load_offices, load_categories, get_deployment_settings):
         cached.cache_clear()
 
 

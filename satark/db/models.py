@@ -278,3 +278,26 @@ class ReadMarker(Base):
     user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     report_id = Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False)
     read_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class InboundMessage(Base):
+    """A webhook message stored before WhatsApp gets its 200, until a server has handled it.
+
+    `payload` is sealed (Fernet, key derived from ANONYMIZATION_KEY): it holds the reply address.
+    """
+
+    __tablename__ = "inbound_messages"
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(64), nullable=False, index=True)
+    payload = Column(Text, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class InboundLease(Base):
+    """Which server handles a sender's queued messages right now (one at a time, in order)."""
+
+    __tablename__ = "inbound_leases"
+    sender_id = Column(String(64), primary_key=True)
+    holder = Column(String(64), nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)

@@ -28,6 +28,7 @@ from sandbox import payloads
 from sandbox.server import Sandbox, SandboxConfig
 from satark.db.models import Base
 from satark.db.session import get_engine, get_session_factory
+from satark.deployment import get_deployment_settings
 from satark.settings import get_settings
 from tests.support.servers import free_port
 
@@ -44,7 +45,7 @@ Bot = Callable[[UserMessage], Awaitable[Any]]
 
 
 def _clear_caches() -> None:
-    for cached in (get_settings, get_engine, get_session_factory):
+    for cached in (get_settings, get_engine, get_session_factory, get_deployment_settings):
         cached.cache_clear()
 
 
@@ -186,7 +187,7 @@ class ConnectorHarness:
 
     def settle(self) -> None:
         """Wait until every acknowledged message has been handled."""
-        self.wait_for(lambda: not self.runtime._workers)
+        self.wait_for(self.runtime.idle)
 
     # -- acting as Meta's side ---------------------------------------------------------------------
 

@@ -1,0 +1,181 @@
+"""The durable inbound queue on both stores (SQLite and the real Redis on 127.0.0.1:6379): order
+per sender across servers, each message once, take-over after a server dies, sealed entries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+
+import pytest
+import redis
+
+from channels.whatsapp_inbound import Inbound, Recipient
+from channels.whatsapp_queue import DatabaseStore, InboundQueue, Queued, QueueUnavailable, RedisStore, Seal
+from satark.anonymity import Anonymizer
+from satark.db.models import Base, InboundLease, InboundMessage
+from satark.db.session import get_engine, get_session_factory
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SEAL = Seal(Anonymizer(b"k" * 40))
+
+
+def event(sender: str, text: str, phone: str = "919812345678") -> Inbound:
+    return Inbound(sender_id=sender, message_key=secrets.token_hex(8), kind="text",
+                   reply_to=Recipient(phone=phone), text=text)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    Base.metadata.create_all(get_engine(url))
+    yield lambda lease: DatabaseStore(lease, get_session_factory(url))
+    get_engine(url).dispose()
+
+
+@pytest.fixture
+def redis_store():
+    prefix = f"satark-test-{secrets.token_hex(4)}:"
+    yield lambda lease: RedisStore(REDIS_URL, lease, prefix=prefix)
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(request):
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+def test_sealed_entry_hides_the_reply_address_and_round_trips():
+    original = event("s1", "hello", phone="919812345678")
+    token = SEAL.seal(original)
+    assert "919812345678" not in token and "hello" not in token
+    assert SEAL.open(token) == original
+    assert SEAL.open(token).reply_to.phone == "919812345678"
+
+
+def test_sqlite_rows_hold_no_phone_number(sqlite_store, tmp_path):
+    async def scenario():
+        store = sqlite_store(30)
+        queue = InboundQueue(store, SEAL, handle=lambda q: asyncio.sleep(0))
+        await queue.put([event("s1", "text", phone="919855500011")])
+    asyncio.run(scenario())
+    assert b"919855500011" not in (tmp_path / "queue.db").read_bytes()
+    assert b"9855500011" not in (tmp_path / "queue.db").read_bytes()
+
+
+async def run_servers(stores, puts, handle_delay=0.02, lease=5.0):
+    """Several InboundQueues ("servers") sharing one store; `puts` are (server index, event)."""
+    handled: list[tuple[int, str, str]] = []
+
+    def handler(index):
+        async def handle(queued: Queued) -> None:
+            await asyncio.sleep(random.random() * handle_delay)
+            handled.append((index, queued.event.sender_id, queued.event.text))
+        return handle
+
+    queues = [InboundQueue(store, SEAL, handler(i), concurrency=4, lease_seconds=lease, poll_seconds=0.05)
+              for i, store in enumerate(stores)]
+    for queue in queues:
+        queue.start()
+    for index, item in puts:
+        await queues[index].put([item])
+        await asyncio.sleep(0.002)
+    for _ in range(600):
+        if len(handled) >= len(puts) and all(q.idle() for q in queues):
+            break
+        await asyncio.sleep(0.05)
+    for queue in queues:
+        await queue.stop()
+    return handled
+
+
+def test_two_servers_each_sender_in_order_each_message_once(make_store):
+    senders = [f"sender-{i}" for i in range(6)]
+    puts = [(n % 2, event(sender, f"{sender}:{n}")) for n in range(8) for sender in senders]
+    handled = asyncio.run(run_servers([make_store(5), make_store(5)], puts))
+    assert sorted(text for _, _, text in handled) == sorted(e.text for _, e in puts)  # each once
+    for sender in senders:
+        texts = [text for _, who, text in handled if who == sender]
+        assert texts == [f"{sender}:{n}" for n in range(8)]
+    assert {server for server, _, _ in handled} == {0, 1}  # both servers did work
+
+
+def test_a_sender_is_served_by_one_server_at_a_time(make_store):
+    async def scenario():
+        store_a, store_b = make_store(5), make_store(5)
+        await store_a.enqueue("s", ["one"])
+        assert await store_a.claim("server-a", "s") == "s"
+        assert await store_b.claim("server-b", "s") is None
+        await store_a.release("s", "server-a")
+        assert await store_b.claim("server-b", "s") == "s"
+    asyncio.run(scenario())
+
+
+class DyingStore:
+    """A server's view of the store that stops answering when the server 'dies'."""
+
+    def __init__(self, store):
+        self.store, self.dead = store, False
+
+    def __getattr__(self, name):
+        method = getattr(self.store, name)
+
+        async def call(*args):
+            if self.dead:
+                raise QueueUnavailable("server gone")
+            return await method(*args)
+        return call
+
+
+def test_messages_of_a_server_that_dies_mid_turn_are_handled_by_another(make_store):
+    async def scenario():
+        dying = DyingStore(make_store(1.0))
+        started = asyncio.Event()
+        handled: list[tuple[str, int]] = []
+
+        async def hang(queued: Queued) -> None:
+            started.set()
+            dying.dead = True
+            await asyncio.sleep(3600)  # the process froze or was killed mid-turn
+
+        async def record(queued: Queued) -> None:
+            handled.append((queued.event.text, queued.attempts))
+
+        first = InboundQueue(dying, SEAL, hang, lease_seconds=1.0, poll_seconds=0.05)
+        first.start()
+        await first.put([event("s", "first"), event("s", "second")])
+        await asyncio.wait_for(started.wait(), 5)
+        second = InboundQueue(make_store(1.0), SEAL, record, lease_seconds=1.0, poll_seconds=0.1)
+        second.start()
+        for _ in range(100):
+            if len(handled) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await second.stop()
+        for task in first.serving.values():
+            task.cancel()
+        with contextlib.suppress(QueueUnavailable):
+            await first.stop()
+        return handled
+    assert asyncio.run(scenario()) == [("first", 2), ("second", 1)]
+
+
+def test_redis_down_means_queue_unavailable(tmp_path):
+    async def scenario():
+        store = RedisStore("redis://127.0.0.1:1/0", 5)
+        with pytest.raises(QueueUnavailable, match="Redis"):
+            await store.enqueue("s", ["x"])
+        with pytest.raises(QueueUnavailable):
+            await store.check()
+    asyncio.run(scenario())
+
+
+def test_sqlite_queue_is_empty_after_handling(sqlite_store, tmp_path):
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    asyncio.run(run_servers([sqlite_store(5)], [(0, event("s", f"m{i}")) for i in range(5)]))
+    with get_session_factory(url).begin() as session:
+        assert session.query(InboundMessage).count() == 0
+        assert session.query(InboundLease).count() == 0
