@@ -220,21 +220,25 @@ def wrong_code_lockout(sender_id: str, factory: sessionmaker | None = None) -> i
     return _retrying(read, factory or get_session_factory())
 
 
-def record_wrong_code(sender_id: str, factory: sessionmaker | None = None) -> None:
-    window = timedelta(minutes=get_settings().wrong_code_window_minutes)
+def record_wrong_code(sender_id: str, factory: sessionmaker | None = None) -> int:
+    """Count a wrong code; how many more tries this conversation has before it must wait."""
+    settings = get_settings()
+    window = timedelta(minutes=settings.wrong_code_window_minutes)
 
-    def write(session: Session) -> None:
+    def write(session: Session) -> int:
         key = _sender_key(sender_id)
         attempt = session.execute(queries.code_attempt(key)).scalar_one_or_none()
         now = datetime.now(timezone.utc)
         if attempt is None:
-            session.add(CodeAttempt(sender_key=key, failures=1, window_start=now))
+            attempt = CodeAttempt(sender_key=key, failures=1, window_start=now)
+            session.add(attempt)
         elif attempt.window_start + window < now:
             attempt.failures, attempt.window_start = 1, now
         else:
             attempt.failures += 1
+        return max(0, settings.max_wrong_codes - attempt.failures)
 
-    _retrying(write, factory or get_session_factory())
+    return _retrying(write, factory or get_session_factory())
 
 
 def set_status(public_number: str, status: str, note: str | None, changed_by: str | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,19 +33,26 @@ class Settings:
     var_dir: Path
     database_url: str
     offices_file: Path
+    police_stations_file: Path
     categories_file: Path
     dev_mode: bool
     media_dir: Path
     max_wrong_codes: int
     wrong_code_window_minutes: int
+    anonymization_key: str = field(default="", repr=False)
+    ffmpeg_binary: str = ""
+    speech_to_text: str = ""
 
     def secret_file(self, name: str) -> Path:
         return self.var_dir / "secrets" / name
 
 
-def _local_secret(var_dir: Path, name: str) -> str:
-    """A development secret generated once and kept in the git-ignored runtime folder."""
-    path = var_dir / "secrets" / name
+def local_secret(name: str) -> str:
+    """A development secret generated once and kept in the git-ignored runtime folder.
+
+    The one secret-file helper: the receipt secret and the anonymization key use it.
+    """
+    path = get_settings().secret_file(name)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.write_text(secrets.token_hex(32))
@@ -60,11 +67,15 @@ def get_settings() -> Settings:
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'satark.db'}",
         offices_file=_path("OFFICES_FILE", PROJECT_ROOT / "config" / "offices.yml"),
+        police_stations_file=_path("POLICE_STATIONS_FILE", PROJECT_ROOT / "config" / "police_stations.yml"),
         categories_file=_path("CATEGORIES_FILE", PROJECT_ROOT / "config" / "categories.yml"),
         dev_mode=_flag("SATARK_DEV_MODE", default=False),
         media_dir=_path("MEDIA_DIR", var_dir / "media"),
         max_wrong_codes=int(os.environ.get("MAX_WRONG_CODES", "5")),
         wrong_code_window_minutes=int(os.environ.get("WRONG_CODE_WINDOW_MINUTES", "15")),
+        anonymization_key=os.environ.get("ANONYMIZATION_KEY", ""),
+        ffmpeg_binary=os.environ.get("FFMPEG_BINARY", "").strip(),
+        speech_to_text=os.environ.get("SPEECH_TO_TEXT", "").strip(),
     )
 
 
@@ -80,4 +91,4 @@ def get_receipt_secret() -> str:
             "RECEIPT_SECRET must be set to a long random value outside development mode "
             "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
         )
-    return _local_secret(settings.var_dir, "receipt_secret")
+    return local_secret("receipt_secret")
