@@ -222,6 +222,12 @@ class ValidateReportForm(KeepsExtractedSlots):
             slots.update(said_in_message(tracker, text, draft_values(tracker), language))
         return slots
 
+    async def extract_incident_time(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        """A time expression answers the "when" question whatever intent NLU saw ("abhi" is short)."""
+        if tracker.get_slot("requested_slot") == "incident_time" and entities(tracker, "incident_time"):
+            return {"incident_time": latest_text(tracker)}
+        return {}
+
     async def extract_evidence(self, dispatcher, tracker, domain) -> dict[str, Any]:
         """"Skip" in any wording ends the evidence question, even when NLU read it as "cancel"."""
         if tracker.get_slot("requested_slot") == "evidence" and match_key(latest_text(tracker)) in SKIP_WORDS:

@@ -12,6 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WHATSAPP_VARIABLES = ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
+                      "WHATSAPP_PHONE_NUMBER_ID")
 EXAMPLE_SECRET = "change-me"  # noqa: S105 - the placeholder in .env.example, refused outside dev mode
 
 
@@ -42,6 +44,11 @@ class Settings:
     anonymization_key: str = field(default="", repr=False)
     ffmpeg_binary: str = ""
     speech_to_text: str = ""
+    # The WhatsApp Cloud API values (credentials.yml hands them to the connector through Rasa);
+    # the sandbox reads them here to stand in for Meta with the same values.
+    whatsapp: dict[str, str] = field(default_factory=dict, repr=False)
+    sandbox_port: int = 8010
+    sandbox_webhook_url: str = ""
 
     def secret_file(self, name: str) -> Path:
         return self.var_dir / "secrets" / name
@@ -76,6 +83,9 @@ def get_settings() -> Settings:
         anonymization_key=os.environ.get("ANONYMIZATION_KEY", ""),
         ffmpeg_binary=os.environ.get("FFMPEG_BINARY", "").strip(),
         speech_to_text=os.environ.get("SPEECH_TO_TEXT", "").strip(),
+        whatsapp={name: os.environ.get(name, "").strip() for name in WHATSAPP_VARIABLES},
+        sandbox_port=int(os.environ.get("SANDBOX_PORT") or 8010),
+        sandbox_webhook_url=os.environ.get("SANDBOX_WEBHOOK_URL", "").strip(),
     )
 
 

@@ -80,8 +80,10 @@ def test_misspelt_district_is_matched_and_unknown_one_is_asked_again():
     assert "Chandauli" in messages[0]["districts"]
 
 
-@pytest.mark.parametrize("when, urgent", [("abhi", True), ("right now!", True), ("अभी हो रहा है", True),
-                                          ("kal raat", False), ("every Sunday", False), ("abhi tak kuch nahi hua", False)])
+@pytest.mark.parametrize("when, urgent", [
+    ("abhi", True), ("right now!", True), ("अभी हो रहा है", True),
+    ("kal raat", False), ("every Sunday", False), ("abhi tak kuch nahi hua", False),
+])
 def test_right_now_marks_the_report_urgent_and_repeats_112(when, urgent):
     messages, events = form_turn("incident_time", when, language="hi")
     assert bool(slots_of(events).get("urgent")) is urgent

@@ -59,7 +59,6 @@ def test_every_office_and_category_has_hindi_and_english_names(runtime):
     assert all(set(o.name) == {"hi", "en"} for o in directory.offices)
     assert directory.district("GZP").office.name["en"] == "SP Office, Ghazipur"
     categories = load_categories()
-    assert len(categories) == 13
     assert get_drugs(categories).description["en"] == "Ganja, smack, heroin, pills and other drugs"
 
 
