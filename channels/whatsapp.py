@@ -212,12 +212,13 @@ class WhatsAppRuntime:
         entities = {"evidence_id": evidence_id, "evidence_kind": "voice" if incoming.voice else event.kind}
         if incoming.caption and incoming.caption.strip():
             entities["caption"] = incoming.caption.strip()
-        await self._forward(event, intent_message("share_evidence", entities), output, metadata)
         transcript = await media.transcript_of(evidence_id) if self.transcriber and event.kind == "audio" else None
         if transcript:
-            # Speech-to-text is configured: what was said is understood like typed text.
+            # Speech-to-text is configured: what was said is understood like typed text, before
+            # the recording joins the report it describes.
             await self._forward(event, neutralise(transcript), output, {**metadata, "type": "transcript"},
                                 part=":transcript")
+        await self._forward(event, intent_message("share_evidence", entities), output, metadata)
 
 
 def _valid_signature(secret: str, body: bytes, header: str | None) -> bool:

@@ -282,7 +282,7 @@ def test_a_voice_note_is_understood_like_text_when_speech_to_text_is_configured(
     try:
         media_id, sha = listening.upload(b"OggS" + bytes(100), "audio/ogg")
         listening.say("919800000522", payloads.media("audio", media_id, "audio/ogg", sha, voice=True))
-        evidence_message, transcript = listening.received_from("919800000522")
+        transcript, evidence_message = listening.received_from("919800000522")
     finally:
         listening.stop()
         monkeypatch.delenv("SPEECH_TO_TEXT")
