@@ -1,8 +1,7 @@
-"""Helpers shared by the action modules: language, buttons, the draft's slots."""
+"""Helpers shared by the action modules: language, texts from the domain, buttons, the draft's slots."""
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from typing import Any
 
@@ -13,17 +12,11 @@ from rasa_sdk.types import DomainDict
 
 from satark.offices import load_offices
 from satark.taxonomy import load_categories
+from satark.text import shorten
 
 DRAFT_SLOTS = (
     "description", "category_guess", "category", "district", "place", "incident_time",
-    "urgent", "details", "evidence", "evidence_ids", "draft_id",
-)
-DEVANAGARI = re.compile(r"[\u0900-\u097f]")
-# Common Hindi words typed in Latin letters: a romanized message is a Hindi speaker's.
-ROMAN_HINDI = re.compile(
-    r"\b(hai|h|hain|he|me|mein|ka|ki|ke|ko|nahi|nhi|raha|rahi|rhe|kar|karo|bhai|gaon|gav|"
-    r"wala|wale|log|yaha|yahan|waha|aur|se|par|bahut|kuch|mera|meri|hamare|hum)\b",
-    re.IGNORECASE,
+    "urgent", "details", "evidence", "evidence_ids", "draft_id", "vague_answers",
 )
 MAX_TEXT = 4000
 
@@ -32,11 +25,16 @@ def language_of(tracker: Tracker) -> str:
     return tracker.get_slot("language") or "en"
 
 
-def guess_language(text: str) -> str:
-    """The language a citizen most likely prefers, from how they wrote."""
-    if DEVANAGARI.search(text) or ROMAN_HINDI.search(text):
-        return "hi"
-    return "en"
+def response_text(domain: DomainDict, name: str, language: str | None, **values: Any) -> str:
+    """The text of a domain response in `language` (the variation without a condition otherwise).
+
+    For texts an action composes (summary parts) or utters before the language slot is set.
+    """
+    variations = domain.get("responses", {}).get(name) or []
+    chosen = next((v for v in variations if any(
+        c.get("name") == "language" and c.get("value") == language for c in v.get("condition") or [])), None)
+    chosen = chosen or next((v for v in variations if not v.get("condition")), {"text": ""})
+    return chosen["text"].format(**values) if values else chosen["text"]
 
 
 def latest_intent(tracker: Tracker) -> str | None:
@@ -51,9 +49,21 @@ def entity(tracker: Tracker, name: str) -> str | None:
     return next(tracker.get_latest_entity_values(name), None)
 
 
-def clip(text: str, limit: int = MAX_TEXT) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def entities(tracker: Tracker, name: str) -> list[str]:
+    """Every value of an entity in the latest message, in order, without repeats."""
+    values: list[str] = []
+    for value in tracker.get_latest_entity_values(name):
+        if value and value.strip() and value.strip() not in values:
+            values.append(value.strip())
+    return values
+
+
+def clip(text: str, dispatcher: CollectingDispatcher | None = None, limit: int = MAX_TEXT) -> str:
+    """What the citizen wrote, cut to `limit`; when it was cut, the citizen is told so."""
+    clipped = shorten(text or "", limit)
+    if dispatcher is not None and clipped != (text or "").strip():
+        dispatcher.utter_message(response="utter_text_cut", limit=limit)
+    return clipped
 
 
 def category_buttons(language: str) -> list[dict[str, Any]]:

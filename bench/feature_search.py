@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.nlu import ROOT, SEED, TRAIN_DATA, examples, load_training_data
-from nlu_components.scripts import script_of
+from satark.language import script_of
 
 CACHE = ROOT / "var" / "bench"
 

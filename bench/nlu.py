@@ -35,7 +35,7 @@ os.environ["RASA_MAX_CACHE_SIZE"] = "0"
 
 import numpy as np
 
-from nlu_components.scripts import script_of
+from satark.language import script_of
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

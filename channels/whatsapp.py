@@ -30,6 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import text
 
+from channels import whatsapp_texts as texts
 from channels.whatsapp_dedup import Deduplicator
 from channels.whatsapp_graph import DEFAULT_API_URL, GraphClient, GraphError
 from channels.whatsapp_inbound import (
@@ -70,47 +71,6 @@ preflight.harden_process()
 CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY_BYTES = 1024 * 1024  # Meta's webhook payloads are far smaller
-
-# Replies the connector gives itself, in Hindi and English (it does not know the chosen language).
-TEXT_UNSUPPORTED = (
-    "माफ़ कीजिए, इस तरह का संदेश हम नहीं पढ़ सकते। कृपया लिखकर बताइए, या फ़ोटो, वीडियो, "
-    "वॉइस नोट, दस्तावेज़ या लोकेशन भेजिए।\n\n"
-    "Sorry, we cannot read this kind of message. Please type it, or send a photo, video, "
-    "voice note, document or location."
-)
-TEXT_STALE_BUTTON = (
-    "यह बटन अब मान्य नहीं है। कृपया सबसे नए संदेश के बटन इस्तेमाल कीजिए या अपना उत्तर लिखिए।\n\n"
-    "This button is no longer valid. Please use the buttons on the latest message, or type your answer."
-)
-TEXT_MEDIA_AGAIN = (
-    "माफ़ कीजिए, आपकी फ़ाइल हम तक ठीक से नहीं पहुँची। कृपया इसे दोबारा भेजिए।\n\n"
-    "Sorry, your file did not reach us properly. Please send it again."
-)
-TEXT_MEDIA_TOO_LARGE = (
-    "यह फ़ाइल बहुत बड़ी है (अधिकतम {mb} MB)। कृपया छोटी फ़ाइल भेजिए।\n\n"
-    "This file is too large (at most {mb} MB). Please send a smaller one."
-)
-TEXT_MEDIA_TYPE = (
-    "इस तरह की फ़ाइल हम नहीं ले सकते। कृपया फ़ोटो, वीडियो, वॉइस नोट या PDF भेजिए।\n\n"
-    "We cannot accept this kind of file. Please send a photo, video, voice note or PDF."
-)
-TEXT_SLOW_DOWN = (
-    "आप बहुत तेज़ी से संदेश भेज रहे हैं। कृपया एक मिनट रुककर फिर लिखिए। आपात स्थिति में 112 पर कॉल कीजिए।\n\n"
-    "You are sending messages very fast. Please wait a minute and write again. In an emergency, call 112."
-)
-TEXT_MEDIA_UNSAFE = (
-    "माफ़ कीजिए, इस फ़ाइल से पहचान बताने वाली जानकारी (जैसे लोकेशन या नाम) हम सुरक्षित रूप से नहीं हटा पाए, "
-    "इसलिए इसे सूचना में नहीं जोड़ा गया। आप इसे दूसरे रूप में भेज सकते हैं (जैसे फ़ोटो या स्क्रीनशॉट), "
-    "या लिखकर बता सकते हैं।\n\n"
-    "Sorry, we could not safely remove identifying details (such as location or names) from this file, "
-    "so it was not added to your report. You can send it in another form (a photo or a screenshot) or "
-    "describe it in words."
-)
-TEXT_FAILURE = (
-    "माफ़ कीजिए, अभी कुछ गड़बड़ हो गई। कृपया थोड़ी देर में फिर लिखिए। आपात स्थिति में 112 पर कॉल कीजिए।\n\n"
-    "Sorry, something went wrong. Please write again in a moment. In an emergency, call 112."
-)
-
 
 @dataclass(frozen=True)
 class WhatsAppConfig:
@@ -254,7 +214,7 @@ class WhatsAppRuntime:
             if number > self.rate_limit.per_minute:
                 log.warning("sender over the rate limit; %s message dropped", event.kind)
                 if number == self.rate_limit.per_minute + 1:
-                    self._notify(event, TEXT_SLOW_DOWN)
+                    self._notify(event, texts.SLOW_DOWN)
                 continue
             fresh.append(event)
         try:
@@ -296,7 +256,7 @@ class WhatsAppRuntime:
             await self._dispatch(event, output, {"channel": CHANNEL, "type": event.kind})
         except Exception:
             log.exception("handling a WhatsApp %s message failed", event.kind)
-            await output.send_text_message(event.sender_id, TEXT_FAILURE)
+            await output.send_text_message(event.sender_id, texts.FAILURE)
 
     async def _forward(self, event: Inbound, text: str, output: WhatsAppOutput, metadata: dict[str, Any],
                        part: str = "") -> None:
@@ -311,7 +271,7 @@ class WhatsAppRuntime:
             payload = self.offers.resolve(event.sender_id, event.button_id or "")
             if payload is None:
                 log.info("forged or stale button id refused")
-                await output.send_text_message(event.sender_id, TEXT_STALE_BUTTON)
+                await output.send_text_message(event.sender_id, texts.STALE_BUTTON)
             else:
                 await self._forward(event, payload, output, metadata)
         elif event.kind in MEDIA_KINDS and event.media is not None:
@@ -320,7 +280,7 @@ class WhatsAppRuntime:
             await self._forward(event, intent_message("share_location", {"location": event.text}),
                                 output, metadata)
         elif event.kind in POLITE_KINDS:
-            await output.send_text_message(event.sender_id, TEXT_UNSUPPORTED)
+            await output.send_text_message(event.sender_id, texts.UNSUPPORTED)
 
     async def _receive_media(self, event: Inbound, incoming: media.IncomingMedia, output: WhatsAppOutput,
                              metadata: dict[str, Any]) -> None:
@@ -329,15 +289,21 @@ class WhatsAppRuntime:
                                               transcriber=self.transcriber)
         except media.MediaError as error:
             log.warning("%s not stored: %s", event.kind, error.reason)
-            reply = {"too_large": TEXT_MEDIA_TOO_LARGE.format(mb=media.MAX_BYTES[event.kind] // media.MB),
-                     "type": TEXT_MEDIA_TYPE, "quarantined": TEXT_MEDIA_UNSAFE}.get(error.reason, TEXT_MEDIA_AGAIN)
+            reply = {"too_large": texts.MEDIA_TOO_LARGE.format(mb=media.MAX_BYTES[event.kind] // media.MB),
+                     "type": texts.MEDIA_TYPE, "quarantined": texts.MEDIA_UNSAFE}.get(error.reason, texts.MEDIA_AGAIN)
             await output.send_text_message(event.sender_id, reply)
             return
-        await self._forward(event, intent_message("share_evidence", {"evidence_id": evidence_id}),
-                            output, metadata)
+        # One message per file: the caption travels with it, so the file is acknowledged once.
+        entities = {"evidence_id": evidence_id, "evidence_kind": "voice" if incoming.voice else event.kind}
         if incoming.caption and incoming.caption.strip():
-            await self._forward(event, neutralise(incoming.caption), output,
-                                {**metadata, "type": "caption"}, part=":caption")
+            entities["caption"] = incoming.caption.strip()
+        transcript = await media.transcript_of(evidence_id) if self.transcriber and event.kind == "audio" else None
+        if transcript:
+            # Speech-to-text is configured: what was said is understood like typed text, before
+            # the recording joins the report it describes.
+            await self._forward(event, neutralise(transcript), output, {**metadata, "type": "transcript"},
+                                part=":transcript")
+        await self._forward(event, intent_message("share_evidence", entities), output, metadata)
 
 
 async def _turn_recorded(app: Any, sender_id: str, message_key: str) -> bool:

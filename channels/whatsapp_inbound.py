@@ -22,9 +22,10 @@ from satark.settings import get_settings
 log = logging.getLogger(__name__)
 
 MEDIA_KINDS = ("image", "audio", "video", "document")
-POLITE_KINDS = ("sticker", "contacts", "reaction", "unsupported")
-# Sent by WhatsApp itself (a user changed number, opened the chat): nothing to answer.
-SILENT_KINDS = ("system", "request_welcome")
+POLITE_KINDS = ("sticker", "contacts", "unsupported")
+# Sent by WhatsApp itself (a user changed number, opened the chat) or a reaction (👍) to one of our
+# messages: nothing to answer.
+SILENT_KINDS = ("system", "request_welcome", "reaction")
 # Rasa reads text starting with "/" as an intent; typed text must never be.
 INTENT_PREFIX = "/"
 NEUTRAL_SLASH = "\u2215"  # DIVISION SLASH: looks the same, unchanged by NFC/NFKC normalisation

@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 import time
 from collections import OrderedDict
 
+from channels.whatsapp_texts import list_labels
 from satark.anonymity import Anonymizer
+from satark.text import shorten
 
 TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
@@ -23,26 +26,31 @@ LIST_ROWS_MAX = 10
 ROW_TITLE_LIMIT = 24
 ROW_DESCRIPTION_LIMIT = 72
 ROW_ID_LIMIT = 200
-LIST_BUTTON_LABEL = "चुनें / Choose"
-MORE_OPTIONS = "और विकल्प / More options ({page}/{pages})"
-EMPTY_BODY = "चुनें / Choose:"
-ELLIPSIS = "…"
 OFFER_TTL_SECONDS = 24 * 3600  # WhatsApp's customer-service window
 ID_VERSION = "b1"
+SENTENCE_END = re.compile(r"[.?!।](?=\s)")
 
 
 def truncate(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+    """A title on one line, shortened to `limit` characters."""
+    return shorten(" ".join(text.split()), limit)
+
+
+def _sentence_end(window: str) -> int:
+    """Where the last sentence in `window` ends (after ".", "?", "!" or "।"), or -1."""
+    ends = [match.end() for match in SENTENCE_END.finditer(window)]
+    return ends[-1] if ends else -1
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at a paragraph, line or word where possible."""
+    """Pieces of at most `limit` characters, cut at a paragraph, line, sentence or word where possible."""
     text = text.strip()
     pieces: list[str] = []
     while len(text) > limit:
         window = text[:limit]
         cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        if cut < limit // 2:
+            cut = _sentence_end(window)
         if cut < limit // 2:
             cut = window.rfind(" ")
         if cut < limit // 2:
@@ -132,7 +140,8 @@ def choice_messages(text: str, options: list[tuple[str, str]]) -> list[dict]:
 
     Text too long for an interactive body goes first as plain text messages.
     """
-    pieces = split_text(text, INTERACTIVE_BODY_LIMIT) or [EMPTY_BODY]
+    labels = list_labels(text)
+    pieces = split_text(text, INTERACTIVE_BODY_LIMIT) or [labels["empty"]]
     messages = [text_message(piece) for piece in pieces[:-1]]
     body = pieces[-1]
     if len(options) <= REPLY_BUTTONS_MAX:
@@ -151,8 +160,8 @@ def choice_messages(text: str, options: list[tuple[str, str]]) -> list[dict]:
             if title != " ".join(full_title.split()):
                 row["description"] = truncate(full_title, ROW_DESCRIPTION_LIMIT)
             rows.append(row)
-        page_body = body if number == 1 else MORE_OPTIONS.format(page=number, pages=len(pages))
+        page_body = body if number == 1 else labels["more"].format(page=number, pages=len(pages))
         messages.append({"type": "interactive", "interactive": {
             "type": "list", "body": {"text": page_body},
-            "action": {"button": LIST_BUTTON_LABEL, "sections": [{"rows": rows}]}}})
+            "action": {"button": labels["button"], "sections": [{"rows": rows}]}}})
     return messages

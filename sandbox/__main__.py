@@ -10,7 +10,8 @@ import shlex
 
 from aiohttp import web
 
-from sandbox.server import API_VERSION, DEFAULT_PORT, DEFAULTS, Sandbox, SandboxConfig
+from sandbox.server import API_VERSION, DEFAULTS, Sandbox, SandboxConfig
+from satark.settings import get_settings
 
 
 def env_lines(host: str, port: int) -> list[str]:
@@ -23,11 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the stand-in and the chat page")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--port", type=int, default=get_settings().sandbox_port)
     serve.add_argument("--webhook", help="the connector's webhook URL (default: SANDBOX_WEBHOOK_URL or Rasa's)")
     env = commands.add_parser("env", help="print shell exports that point the connector at the sandbox")
     env.add_argument("--host", default="127.0.0.1")
-    env.add_argument("--port", type=int, default=DEFAULT_PORT)
+    env.add_argument("--port", type=int, default=get_settings().sandbox_port)
     args = parser.parse_args(argv)
     if args.command == "env":
         print("\n".join(env_lines(args.host, args.port)))

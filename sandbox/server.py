@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import time
 from collections import deque
@@ -36,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox import payloads
+from satark.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ DEFAULTS = {
     "WHATSAPP_ACCESS_TOKEN": "sandbox-access-token",
     "WHATSAPP_PHONE_NUMBER_ID": "100000000000001",
 }
-DEFAULT_PORT = 5100
 DEFAULT_WEBHOOK = "http://127.0.0.1:5005/webhooks/whatsapp/webhook"
 
 
@@ -65,12 +64,15 @@ class SandboxConfig:
 
     @classmethod
     def from_env(cls, webhook_url: str | None = None) -> SandboxConfig:
+        """The settings' WhatsApp values where set, else the sandbox defaults."""
+        settings = get_settings()
+
         def env(name: str) -> str:
-            return os.environ.get(name) or DEFAULTS[name]
+            return settings.whatsapp.get(name) or DEFAULTS[name]
 
         return cls(env("WHATSAPP_VERIFY_TOKEN"), env("WHATSAPP_APP_SECRET"), env("WHATSAPP_ACCESS_TOKEN"),
                    env("WHATSAPP_PHONE_NUMBER_ID"),
-                   webhook_url or os.environ.get("SANDBOX_WEBHOOK_URL") or DEFAULT_WEBHOOK)
+                   webhook_url or settings.sandbox_webhook_url or DEFAULT_WEBHOOK)
 
 
 @dataclass

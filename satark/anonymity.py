@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass, field
 
 from satark.secret_policy import MIN_LENGTH, secret_problem
-from satark.settings import EXAMPLE_SECRET, get_settings
+from satark.settings import EXAMPLE_SECRET, get_settings, local_secret
 
 KEY_ENV = "ANONYMIZATION_KEY"
 
@@ -72,12 +70,7 @@ def check_key(value: str | None, dev_mode: bool) -> str | None:
 def load_anonymizer() -> Anonymizer:
     """The anonymizer for this deployment; in development mode a key is generated once and kept."""
     settings = get_settings()
-    key = check_key(os.environ.get(KEY_ENV), settings.dev_mode)
+    key = check_key(settings.anonymization_key, settings.dev_mode)
     if key is None:
-        path = settings.secret_file("anonymization_key")
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        key = path.read_text().strip()
+        key = local_secret("anonymization_key")
     return Anonymizer(key.encode())

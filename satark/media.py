@@ -37,6 +37,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
 from sqlalchemy.orm import sessionmaker
 
+from satark import queries
 from satark.db.models import EvidenceItem
 from satark.db.session import get_session_factory
 from satark.settings import get_settings
@@ -132,7 +133,7 @@ def _size(info: dict) -> int:
 
 def find_ffmpeg() -> str | None:
     """`FFMPEG_BINARY`, else ffmpeg on PATH, else the one shipped with imageio-ffmpeg."""
-    configured = os.environ.get("FFMPEG_BINARY")
+    configured = get_settings().ffmpeg_binary
     if configured:
         return configured
     on_path = shutil.which("ffmpeg")
@@ -147,7 +148,7 @@ def find_ffmpeg() -> str | None:
 
 def load_transcriber() -> Transcriber | None:
     """The speech-to-text hook named by `SPEECH_TO_TEXT` (`module:function`), off when unset."""
-    target = os.environ.get(STT_ENV, "").strip()
+    target = get_settings().speech_to_text
     if not target:
         return None
     module_name, _, function_name = target.partition(":")
@@ -443,3 +444,14 @@ async def receive(source: MediaSource, media: IncomingMedia, *, ffmpeg: str | No
     return await asyncio.get_running_loop().run_in_executor(None, lambda: store(
         path, media.kind, mime, caption=media.caption, voice=media.voice, ffmpeg=ffmpeg,
         transcriber=transcriber, factory=factory, media_dir=media_dir))
+
+
+async def transcript_of(evidence_id: str, factory: sessionmaker | None = None) -> str | None:
+    """The speech-to-text transcript stored with a voice note, if the hook produced one."""
+
+    def read() -> str | None:
+        with (factory or get_session_factory()).begin() as session:
+            item = session.execute(queries.evidence_by_ids([evidence_id])).scalar_one_or_none()
+            return item.transcript if item is not None else None
+
+    return await asyncio.get_running_loop().run_in_executor(None, read)

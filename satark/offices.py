@@ -13,10 +13,13 @@ from pathlib import Path
 import yaml
 
 from satark.settings import get_settings
-from satark.taxonomy import bilingual
+from satark.taxonomy import bilingual, label
 from satark.text import match_key
 
 FUZZY_CUTOFF = 0.8
+# Inside a longer message only long words are compared loosely: short ones match too much.
+MENTION_FUZZY_CUTOFF = 0.85
+MENTION_FUZZY_MIN_LENGTH = 6
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class District:
     range_code: str
 
     def label(self, language: str | None) -> str:
-        return self.name.get(language or "en", self.name["en"])
+        return label(self.name, language)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,22 @@ class OfficeDirectory:
                 return names[word]
         close = difflib.get_close_matches(key, list(names), n=1, cutoff=FUZZY_CUTOFF)
         return names[close[0]] if close else None
+
+    def find_district(self, text: str | None) -> District | None:
+        """A district named anywhere in a longer message ("Ghazipur ke Saidpur thana me ...")."""
+        words = match_key(text or "").split()
+        names = self._names()
+        for size in (3, 2, 1):
+            for start in range(len(words) - size + 1):
+                district = names.get(" ".join(words[start:start + size]))
+                if district is not None:
+                    return district
+        for word in words:
+            if len(word) >= MENTION_FUZZY_MIN_LENGTH:
+                close = difflib.get_close_matches(word, list(names), n=1, cutoff=MENTION_FUZZY_CUTOFF)
+                if close:
+                    return names[close[0]]
+        return None
 
     def _names(self) -> dict[str, District]:
         names: dict[str, District] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.sql import Select
 
 from satark.db.models import CodeAttempt, EvidenceItem, Office, Report, ReportMessage, ReportRoute
@@ -20,10 +20,6 @@ def report_by_public_number(public_number: str) -> Select:
     return select(Report).where(Report.public_number == public_number)
 
 
-def office_by_code(code: str) -> Select:
-    return select(Office).where(Office.code == code)
-
-
 def offices_by_codes(codes: list[str]) -> Select:
     return select(Office).where(Office.code.in_(codes))
 
@@ -36,16 +32,6 @@ def reports_for_office(office_code: str, limit: int = 200) -> Select:
         .where(Office.code == office_code)
         .order_by(Report.created_at.desc())
         .limit(limit)
-    )
-
-
-def report_counts_by_category(office_code: str) -> Select:
-    return (
-        select(Report.category, func.count(Report.id))
-        .join(ReportRoute, ReportRoute.report_id == Report.id)
-        .join(Office, Office.id == ReportRoute.office_id)
-        .where(Office.code == office_code)
-        .group_by(Report.category)
     )
 
 

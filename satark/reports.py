@@ -280,6 +280,20 @@ def wrong_code_lockout(sender_id: str, factory: sessionmaker | None = None) -> i
     return _retrying(read, factory or get_session_factory())
 
 
+def wrong_code_tries_left(sender_id: str, factory: sessionmaker | None = None) -> int:
+    """How many more wrong codes this conversation may try before it must wait."""
+    settings = get_settings()
+    window = timedelta(minutes=settings.wrong_code_window_minutes)
+
+    def read(session: Session) -> int:
+        attempt = session.execute(queries.code_attempt(_sender_key(sender_id))).scalar_one_or_none()
+        if attempt is None or attempt.window_start + window < datetime.now(timezone.utc):
+            return settings.max_wrong_codes
+        return max(0, settings.max_wrong_codes - attempt.failures)
+
+    return _retrying(read, factory or get_session_factory())
+
+
 def message_reporter(public_number: str, body: str, office_code: str | None,
                      factory: sessionmaker | None = None) -> None:
     """Leave a message the reporter sees when checking status with their code."""

@@ -14,6 +14,8 @@ from pathlib import Path
 from satark.secret_policy import GENERATE_HINT, secret_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WHATSAPP_VARIABLES = ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
+                      "WHATSAPP_PHONE_NUMBER_ID")
 EXAMPLE_SECRET = "change-me"  # noqa: S105 - the placeholder in .env.example, refused outside dev mode
 
 
@@ -45,6 +47,7 @@ class Settings:
     var_dir: Path
     database_url: str
     offices_file: Path
+    police_stations_file: Path
     categories_file: Path
     dev_mode: bool
     media_dir: Path
@@ -54,14 +57,25 @@ class Settings:
     max_image_pixels: int = 40_000_000
     media_concurrency: int = 2
     retention: RetentionAges = field(default_factory=lambda: RetentionAges())
+    anonymization_key: str = field(default="", repr=False)
+    ffmpeg_binary: str = ""
+    speech_to_text: str = ""
+    # The WhatsApp Cloud API values (credentials.yml hands them to the connector through Rasa);
+    # the sandbox reads them here to stand in for Meta with the same values.
+    whatsapp: dict[str, str] = field(default_factory=dict, repr=False)
+    sandbox_port: int = 8010
+    sandbox_webhook_url: str = ""
 
     def secret_file(self, name: str) -> Path:
         return self.var_dir / "secrets" / name
 
 
-def _local_secret(var_dir: Path, name: str) -> str:
-    """A development secret generated once and kept in the git-ignored runtime folder."""
-    path = var_dir / "secrets" / name
+def local_secret(name: str) -> str:
+    """A development secret generated once and kept in the git-ignored runtime folder.
+
+    The one secret-file helper: the receipt secret and the anonymization key use it.
+    """
+    path = get_settings().secret_file(name)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.write_text(secrets.token_hex(32))
@@ -76,6 +90,7 @@ def get_settings() -> Settings:
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'satark.db'}",
         offices_file=_path("OFFICES_FILE", PROJECT_ROOT / "config" / "offices.yml"),
+        police_stations_file=_path("POLICE_STATIONS_FILE", PROJECT_ROOT / "config" / "police_stations.yml"),
         categories_file=_path("CATEGORIES_FILE", PROJECT_ROOT / "config" / "categories.yml"),
         dev_mode=_flag("SATARK_DEV_MODE", default=False),
         media_dir=_path("MEDIA_DIR", var_dir / "media"),
@@ -90,6 +105,12 @@ def get_settings() -> Settings:
             processed_message_days=int(os.environ.get("RETENTION_PROCESSED_MESSAGE_DAYS") or 14),
             closed_report_evidence_days=int(os.environ.get("RETENTION_CLOSED_REPORT_EVIDENCE_DAYS") or 180),
         ),
+        anonymization_key=os.environ.get("ANONYMIZATION_KEY", ""),
+        ffmpeg_binary=os.environ.get("FFMPEG_BINARY", "").strip(),
+        speech_to_text=os.environ.get("SPEECH_TO_TEXT", "").strip(),
+        whatsapp={name: os.environ.get(name, "").strip() for name in WHATSAPP_VARIABLES},
+        sandbox_port=int(os.environ.get("SANDBOX_PORT") or 8010),
+        sandbox_webhook_url=os.environ.get("SANDBOX_WEBHOOK_URL", "").strip(),
     )
 
 
@@ -99,7 +120,7 @@ def get_receipt_secret() -> str:
     settings = get_settings()
     secret = os.environ.get("RECEIPT_SECRET", "").strip()
     if settings.dev_mode:
-        return secret if secret and secret != EXAMPLE_SECRET else _local_secret(settings.var_dir, "receipt_secret")
+        return secret if secret and secret != EXAMPLE_SECRET else local_secret("receipt_secret")
     problem = secret_problem(secret)
     if problem:
         raise RuntimeError(f"RECEIPT_SECRET {problem}: outside development mode it must be a long random value "

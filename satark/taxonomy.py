@@ -25,7 +25,15 @@ class Category:
         return INTENT_PREFIX + self.key
 
     def label(self, language: str | None) -> str:
-        return self.name.get(language or "en", self.name["en"])
+        return label(self.name, language)
+
+
+def label(names: dict[str, str], language: str | None) -> str:
+    """The text for `language` from a {hi, en} pair, English when the language is not known yet.
+
+    The one label helper: categories, districts, offices and police stations use it.
+    """
+    return names.get(language or "en", names["en"])
 
 
 def bilingual(value: object, where: str) -> dict[str, str]:

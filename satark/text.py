@@ -34,3 +34,21 @@ def match_key(text: str) -> str:
     text = normalize_hindi(text).casefold()
     text = re.sub(r"[^\w\u0900-\u097f]+", " ", text)
     return " ".join(text.split())
+
+
+ELLIPSIS = "…"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary where one is near, with "…".
+
+    The one truncation helper: drafts, summaries, button titles and list rows all use it.
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS

@@ -12,22 +12,32 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions.report import ActionCaptureComplaint, ActionShowSummary, ActionSubmitReport, ValidateReportForm
+from actions.report import (
+    ActionAttachEvidence,
+    ActionCaptureComplaint,
+    ActionShowSummary,
+    ActionSubmitReport,
+    ActionWelcome,
+    ValidateReportForm,
+)
 from actions.status import ActionCheckStatus, ValidateStatusForm
 from satark import reports
 from satark.db.models import Report
 from satark.db.session import get_session_factory
 from satark.settings import PROJECT_ROOT
+from tests.support.nlu import regex_entities
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 
 def make_tracker(slots=None, intent="out_of_scope", text="", entities=None, ranking=None,
                  sender="c0ffee") -> Tracker:
+    """A tracker whose latest message carries `entities`, else the regex entities NLU finds in `text`."""
     all_slots = {name: None for name in DOMAIN["slots"]}
     all_slots.update({"stage": "idle", **(slots or {})})
     message = {"intent": {"name": intent, "confidence": 0.9}, "text": text,
-               "entities": entities or [], "intent_ranking": ranking or []}
+               "entities": regex_entities(text) if entities is None else entities,
+               "intent_ranking": ranking or []}
     events = [{"event": "user", "text": text}]
     requested = all_slots.get("requested_slot")
     if requested and all_slots.get(requested) is not None:  # the slot this turn filled
@@ -70,11 +80,13 @@ def test_misspelt_district_is_matched_and_unknown_one_is_asked_again():
     assert "Chandauli" in messages[0]["districts"]
 
 
-@pytest.mark.parametrize("when, urgent", [("abhi", True), ("right now!", True), ("अभी हो रहा है", True),
-                                          ("kal raat", False), ("every Sunday", False)])
+@pytest.mark.parametrize("when, urgent", [
+    ("abhi", True), ("right now!", True), ("अभी हो रहा है", True),
+    ("kal raat", False), ("every Sunday", False), ("abhi tak kuch nahi hua", False),
+])
 def test_right_now_marks_the_report_urgent_and_repeats_112(when, urgent):
     messages, events = form_turn("incident_time", when, language="hi")
-    assert slots_of(events)["urgent"] is urgent
+    assert bool(slots_of(events).get("urgent")) is urgent
     assert ("utter_urgent" in responses(messages)) is urgent
 
 
@@ -178,6 +190,23 @@ def test_a_photo_at_the_evidence_step_is_kept_in_the_draft():
     messages, events = run(ValidateReportForm(), tracker)
     assert slots_of(events)["evidence_ids"] == ["a1", "b2"]
     assert slots_of(events)["evidence"] == "media"
+    assert responses(messages) == ["utter_evidence_received_many"] and messages[0]["count"] == 2
+
+
+def test_the_same_file_twice_is_acknowledged_once():
+    tracker = make_tracker({"requested_slot": "details", "language": "hi", "evidence_ids": ["b2"]},
+                           intent="share_evidence", text='/share_evidence{"evidence_id":"b2"}',
+                           entities=[{"entity": "evidence_id", "value": "b2"}])
+    messages, events = run(ValidateReportForm(), tracker)
+    assert messages == [] and "evidence_ids" not in slots_of(events)
+
+
+def test_a_photo_with_a_caption_at_the_evidence_step_keeps_the_caption_as_the_note():
+    tracker = make_tracker({"requested_slot": "evidence", "language": "en"}, intent="share_evidence",
+                           text="/share_evidence", entities=[{"entity": "evidence_id", "value": "c3"},
+                                                            {"entity": "caption", "value": "the shed"}])
+    messages, events = run(ValidateReportForm(), tracker)
+    assert slots_of(events)["evidence"] == "the shed" and slots_of(events)["evidence_ids"] == ["c3"]
     assert responses(messages) == ["utter_evidence_received"]
 
 
@@ -210,3 +239,160 @@ def test_a_typed_change_request_clears_the_named_field(typed, cleared):
     slots = slots_of(events)
     assert cleared in slots and slots[cleared] is None
     assert slots["stage"] == "idle"
+
+
+# -- the first message counts ------------------------------------------------------------------
+
+COMPLAINTS = {
+    "romanized": ("Sir Ghazipur ke Saidpur thana ke Rampur gaon me kal raat se roj kachi sharab bik rahi hai",
+                  "hi", "Rampur gaon, थाना सैदपुर क्षेत्र", "kal raat, roj"),
+    "devanagari": ("गाज़ीपुर के सैदपुर थाना क्षेत्र के ग्राम रामपुर में पिछले सोमवार से हर शाम कच्ची शराब बिक रही है",
+                   "hi", "ग्राम रामपुर, थाना सैदपुर क्षेत्र", "पिछले सोमवार, हर शाम"),
+    "english": ("Every evening illegal liquor is sold in Rampur village near Saidpur police station, Ghazipur",
+                "en", "Rampur village, Saidpur police station area", "Every evening"),
+}
+
+
+@pytest.mark.parametrize("script", COMPLAINTS)
+def test_a_complaint_typed_first_keeps_what_it_already_says(script):
+    text, language, place, when = COMPLAINTS[script]
+    _, events = run(ActionCaptureComplaint(), make_tracker(intent="report_illegal_liquor", text=text))
+    slots = slots_of(events)
+    assert (slots["language"], slots["district"], slots["place"], slots["incident_time"]) == (
+        language, "GZP", place, when)
+    assert slots["description"] == text and slots["category_guess"] == "illegal_liquor"
+
+
+def test_a_police_station_names_its_district():
+    _, events = run(ActionCaptureComplaint(), make_tracker(intent="report_gambling",
+                                                           text="Zamania thana ke paas roz juaa hota hai"))
+    assert slots_of(events)["district"] == "GZP"
+    assert slots_of(events)["place"] == "थाना ज़मानियां क्षेत्र"
+
+
+def test_a_complaint_in_the_description_answer_fills_the_later_questions():
+    text = "jaunpur me kerakat thana ke paas har raat satta chalta hai"
+    tracker = make_tracker({"requested_slot": "description", "description": text, "language": "hi"},
+                           intent="report_gambling", text=text)
+    _, events = run(ValidateReportForm(), tracker)
+    slots = slots_of(events)
+    assert (slots["district"], slots["incident_time"]) == ("JNP", "har raat")
+    assert "केराकत" in slots["place"]
+
+
+@pytest.mark.parametrize("text, language", [("Hi", None), ("🤔🤔🙏", None), ("namaste", "hi"),
+                                            ("नमस्ते", "hi"), ("there is a problem in my village", "en")])
+def test_the_welcome_is_in_the_language_the_first_message_shows(text, language):
+    messages, events = run(ActionWelcome(), make_tracker(intent="greet", text=text))
+    assert slots_of(events).get("language") == language and slots_of(events)["welcomed"] is True
+    assert [m["utter_action"] for m in messages] == ["utter_welcome"]
+    hindi, english = "गुमनाम" in messages[0]["text"], "anonymously" in messages[0]["text"]
+    assert (hindi, english) == {None: (True, True), "hi": (True, False), "en": (False, True)}[language]
+
+
+def test_the_welcome_comes_once_and_an_emergency_gets_the_112_advice_at_once():
+    tracker = make_tracker({"welcomed": True, "language": "hi"}, intent="report_serious_crime",
+                           text="abhi goli chal rahi hai")
+    messages, events = run(ActionWelcome(), tracker)
+    assert [m["utter_action"] for m in messages] == ["utter_urgent"] and "112 पर कॉल" in messages[0]["text"]
+    assert slots_of(events) == {"urgent": True}
+
+
+def test_an_emoji_at_the_language_question_asks_again():
+    _, events = run(ValidateReportForm(), make_tracker({"requested_slot": "language"}, intent="nlu_fallback",
+                                                       text="🤔🤔🙏"))
+    assert slots_of(events) == {"language": None}
+
+
+@pytest.mark.parametrize("intent, text", [("greet", "Hi"), ("greet", "नमस्ते"), ("thank", "thanks")])
+def test_small_talk_at_a_form_question_is_not_an_answer(intent, text):
+    tracker = make_tracker({"requested_slot": "place", "language": "en"}, intent=intent, text=text)
+    _, events = run(ValidateReportForm(), tracker)
+    assert "place" not in slots_of(events) and slots_of(events) == {"welcomed": True}
+
+
+@pytest.mark.parametrize("slot", ["place", "incident_time", "details"])
+def test_an_answer_without_information_is_asked_once_more_then_recorded_as_not_known(slot):
+    messages, events = form_turn(slot, "idk", language="en")
+    assert slots_of(events)[slot] is None and responses(messages) == ["utter_reask_vague"]
+    messages, events = form_turn(slot, "🔫🔫", language="hi", vague_answers=1.0)
+    assert slots_of(events)[slot] == "ज्ञात नहीं" and messages == []
+
+
+def test_an_out_of_scope_question_at_the_description_gets_a_pointer_and_is_not_the_complaint():
+    messages, events = form_turn("description", "passport verification kab hoga mera?", intent="out_of_scope",
+                                 language="hi")
+    assert slots_of(events)["description"] is None
+    assert responses(messages) == ["utter_out_of_scope"]
+    pointer = [v["text"] for v in DOMAIN["responses"]["utter_out_of_scope"]]
+    assert all(number in text for text in pointer for number in ("112", "1090", "1930", "UPCOP"))
+
+
+def test_a_very_long_message_is_cut_and_the_citizen_is_told():
+    text = "शराब " * 1000
+    messages, events = form_turn("description", text, intent="report_illegal_liquor", language="hi")
+    assert len(slots_of(events)["description"]) <= 4000
+    assert responses(messages) == ["utter_text_cut"]
+
+
+def test_a_voice_note_as_the_complaint_is_kept_and_the_menu_follows():
+    tracker = make_tracker({"language": "hi"}, intent="share_evidence", text="/share_evidence",
+                           entities=[{"entity": "evidence_id", "value": "v1"},
+                                     {"entity": "evidence_kind", "value": "voice"}])
+    messages, events = run(ActionAttachEvidence(), tracker)
+    slots = slots_of(events)
+    assert responses(messages) == ["utter_evidence_received", "utter_voice_kept"]
+    assert slots["evidence_ids"] == ["v1"] and slots["description"] == "(वॉइस नोट — सबूत में)"
+    assert slots["category_guess"] is None and len(slots["draft_id"]) == 32
+
+
+def test_the_summary_shows_the_citizens_own_words_shortened():
+    description = "हमारे गाँव में " + "रोज़ कच्ची शराब बिकती है " * 20
+    messages, _ = run(ActionShowSummary(), make_tracker({**FILLED, "description": description, "language": "hi"}))
+    account = messages[0]["account"]
+    assert account.startswith("हमारे गाँव में") and account.endswith("…") and len(account) <= 200
+
+
+def test_a_crime_against_women_receipt_gives_the_womens_helplines(runtime):
+    tracker = make_tracker({**FILLED, "category": "crime_against_women", "draft_id": uuid.uuid4().hex})
+    messages, _ = run(ActionSubmitReport(), tracker)
+    assert responses(messages) == ["utter_report_submitted", "utter_women_helplines"]
+    assert all("1090" in v["text"] and "181" in v["text"] for v in DOMAIN["responses"]["utter_women_helplines"])
+
+
+# -- returning reporters and the wrong-code lockout --------------------------------------------
+
+def code_turn(text, sender="guesser"):
+    tracker = make_tracker({"requested_slot": "receipt_code", "receipt_code": text, "language": "en"},
+                           intent="check_status", text=text, sender=sender)
+    return run(ValidateStatusForm(), tracker)
+
+
+def test_text_that_is_not_a_code_gets_a_format_hint_and_costs_no_try(runtime):
+    for _ in range(reports.get_settings().max_wrong_codes + 2):
+        messages, events = code_turn("status 1234")
+        assert responses(messages) == ["utter_code_format_hint"] and slots_of(events)["receipt_code"] is None
+    assert reports.wrong_code_lockout("guesser") == 0
+
+
+def test_wrong_codes_say_how_many_tries_remain_and_the_lock_ends_the_question(runtime):
+    seen = []
+    for _ in range(reports.get_settings().max_wrong_codes):
+        messages, events = code_turn("AAAA-BBBB-CCCC")
+        seen.append((responses(messages)[0], messages[0].get("tries_left"), "requested_slot" in slots_of(events)))
+    assert seen[0] == ("utter_wrong_code", 4, False)
+    assert seen[-2] == ("utter_wrong_code_last_try", None, False)
+    assert seen[-1][0] == "utter_code_throttled" and seen[-1][2]  # requested_slot: None ends the form
+    messages, _ = run(ActionCheckStatus(), make_tracker({"language": "en"}))
+    assert messages == []  # nothing more to say; the citizen may start a new report
+
+
+def test_a_police_question_tells_the_reporter_how_to_answer(runtime):
+    receipt = reports.submit_report(reports.ReportDraft(
+        draft_key=uuid.uuid4().hex, category="drugs", district_code="GZP", description="ganja",
+        place="Saidpur", incident_time="roz", details="-", language="hi"))
+    reports.message_reporter(receipt.public_number, "क्या आप दुकान का नाम बता सकते हैं?", "SP-GZP")
+    messages, _ = run(ActionCheckStatus(), make_tracker({"receipt_code": receipt.receipt_code, "language": "hi"}))
+    assert responses(messages) == ["utter_status", "utter_how_to_reply"]
+    assert messages[1]["receipt_code"] == receipt.receipt_code
+    assert "पुलिस का संदेश: क्या आप" in messages[0]["messages"]

@@ -12,6 +12,7 @@ or the logs to the report).
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -174,19 +175,20 @@ class Citizen:
         self._post(*messages)
         return self.replies()
 
-    def tap(self, wanted: str) -> list[dict]:
-        """Tap the newest button or list row whose title contains `wanted` (case-insensitive)."""
+    def tap_payload(self, payload: str) -> list[dict]:
+        """Tap the newest button whose id carries `payload` (ids are `version.offer.index.payload.mac`)."""
         for message in reversed(self.history):
             interactive = message.get("interactive") or {}
             options = [b["reply"] for b in interactive.get("action", {}).get("buttons", [])]
             options += [r for s in interactive.get("action", {}).get("sections", []) for r in s["rows"]]
             for option in options:
-                if wanted.lower() in (option["title"] + option.get("description", "")).lower():
+                encoded = option["id"].split(".")[3]
+                if base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() == payload:
                     self.transcript.append(f"> tap {option['title']}")
                     kind = payloads.button_reply if interactive["type"] == "button" else payloads.list_reply
                     self._post(kind(option["id"], option["title"]))
                     return self.replies()
-        raise AssertionError(f"no option {wanted!r} offered:\n" + "\n".join(self.transcript[-6:]))
+        raise AssertionError(f"no option {payload!r} offered:\n" + "\n".join(self.transcript[-6:]))
 
     def upload(self, data: bytes, mime_type: str) -> tuple[str, str]:
         reply = requests.post(f"{self.graph}/_sandbox/media", data=data, params={"mime_type": mime_type},
@@ -199,14 +201,20 @@ def texts_of(replies: list[dict]) -> list[str]:
             for m in replies if m["type"] in ("text", "interactive")]
 
 
-PROMPTS = ("Choose your language", "In your own words", "I understood this as", "choose a category",
-           "Which district", "could not match", "Where is it happening", "When did it happen", "Tell me more",
-           "evidence", "Evidence received", "Please check")
+QUESTIONS = ("utter_ask_language", "utter_ask_description", "utter_category_guess", "utter_choose_category",
+             "utter_ask_district", "utter_district_unknown", "utter_ask_place", "utter_ask_incident_time",
+             "utter_ask_details", "utter_ask_evidence", "utter_evidence_received", "utter_evidence_received_many",
+             "utter_summary")
 
 
-def latest_prompt(replies: list[dict]) -> str:
-    """The newest bot message that asks something the citizen recognises."""
-    return next((text for text in reversed(texts_of(replies)) if any(p in text for p in PROMPTS)), "")
+def latest_question(citizen: Citizen) -> str | None:
+    """The newest response the bot asked with, by name, from Rasa's conversation API."""
+    sender = Anonymizer(KEY.encode()).sender_id(wa_id=PHONE)
+    rasa = citizen.stack.services["rasa"].url
+    events = requests.get(f"{rasa}/conversations/{sender}/tracker",
+                          params={"token": citizen.stack.api_token}, timeout=30).json()["events"]
+    names = [(e.get("metadata") or {}).get("utter_action") for e in events if e["event"] == "bot"]
+    return next((name for name in reversed(names) if name in QUESTIONS), None)
 
 
 def identifying_photo() -> bytes:
@@ -278,39 +286,40 @@ def yaml_credentials() -> dict:
 
 
 def report_a_crime(citizen: Citizen, folder: Path) -> str:
-    """Follow the bot's questions (recognised by their English wording) until a receipt code."""
+    """Answer the bot's questions (recognised by response name) until a receipt code."""
     replies = citizen.say("Hello")
     evidence_sent = False
     for _ in range(25):
         found = CODE.search("\n".join(texts_of(replies)))
         if found:
             return found.group(0)
-        said = latest_prompt(replies)
-        if "Choose your language" in said:
-            replies = citizen.tap("English")
-        elif "In your own words" in said:
+        question = latest_question(citizen)
+        if question == "utter_ask_language":
+            replies = citizen.tap_payload("/language_english")
+        elif question == "utter_ask_description":
             replies = citizen.say("Illegal liquor is sold every night from a shed behind the school.")
-        elif "I understood this as" in said:
-            replies = citizen.tap("Yes")
-        elif "choose a category" in said:
-            replies = citizen.tap("liquor")
-        elif "Which district" in said or "could not match" in said:
+        elif question == "utter_category_guess":
+            replies = citizen.tap_payload("/affirm")
+        elif question == "utter_choose_category":
+            replies = citizen.tap_payload('/choose_category{"category":"illegal_liquor"}')
+        elif question in ("utter_ask_district", "utter_district_unknown"):
             replies = citizen.say("Varanasi")
-        elif "Where is it happening" in said:
+        elif question == "utter_ask_place":
             replies = citizen.send(payloads.location(25.2761, 83.0037, "Lanka", "near BHU gate"), label="pin")
-        elif "When did it happen" in said:
+        elif question == "utter_ask_incident_time":
             replies = citizen.say("every night around 10 pm")
-        elif "Tell me more" in said:
+        elif question == "utter_ask_details":
             replies = citizen.say("Two men with a white van bring the cartons.")
-        elif "Evidence received" in said or (evidence_sent and "evidence" in said):
-            replies = citizen.tap("Skip")
-        elif "evidence" in said:
+        elif question in ("utter_evidence_received", "utter_evidence_received_many") or (
+                evidence_sent and question == "utter_ask_evidence"):
+            replies = citizen.tap_payload("skip")
+        elif question == "utter_ask_evidence":
             replies = citizen.send(*evidence_messages(citizen, folder), label="evidence in every container")
             evidence_sent = True
-        elif "Please check" in said:
-            replies = citizen.tap("Send")
+        elif question == "utter_summary":
+            replies = citizen.tap_payload("/affirm")
         else:
-            raise AssertionError("unexpected bot message:\n" + "\n".join(citizen.transcript[-8:]))
+            raise AssertionError(f"unexpected question {question}:\n" + "\n".join(citizen.transcript[-8:]))
     raise AssertionError("no receipt code after 25 turns:\n" + "\n".join(citizen.transcript))
 
 

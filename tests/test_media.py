@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from satark import media
 from satark.db.models import EvidenceItem
 from satark.db.session import get_session_factory
+from satark.settings import get_settings
 from tests.support.connector import isolated_system
 
 OWNER = "Ramesh Kumar"
@@ -180,17 +181,33 @@ def test_stored_names_are_random_and_private(system):
         assert stat.S_IMODE(mode) == 0o600
 
 
-def test_speech_to_text_hook_attaches_a_transcript(system, monkeypatch, ffmpeg, tmp_path):
-    monkeypatch.setenv(media.STT_ENV, "tests.support.speech:transcribe")
+@pytest.fixture
+def setting(monkeypatch):
+    """Change one environment setting for a test; settings are read afresh and again afterwards."""
+
+    def change(name: str, value: str | None) -> None:
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield change
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_speech_to_text_hook_attaches_a_transcript(system, setting, ffmpeg, tmp_path):
+    setting(media.STT_ENV, "tests.support.speech:transcribe")
     voice = make_av(ffmpeg, tmp_path, "v.ogg", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "libopus"])
     item = row(media.store(voice, "audio", "audio/ogg", ffmpeg=ffmpeg, transcriber=media.load_transcriber()))
     assert item.transcript == f"{item.size_bytes} bytes of audio/ogg"
 
 
-def test_speech_to_text_is_off_by_default_and_a_broken_hook_loses_nothing(system, monkeypatch, ffmpeg, tmp_path):
-    monkeypatch.delenv(media.STT_ENV, raising=False)
+def test_speech_to_text_is_off_by_default_and_a_broken_hook_loses_nothing(system, setting, ffmpeg, tmp_path):
+    setting(media.STT_ENV, None)
     assert media.load_transcriber() is None
-    monkeypatch.setenv(media.STT_ENV, "tests.support.speech:broken")
+    setting(media.STT_ENV, "tests.support.speech:broken")
     voice = make_av(ffmpeg, tmp_path, "v.ogg", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "libopus"])
     item = row(media.store(voice, "audio", "audio/ogg", ffmpeg=ffmpeg, transcriber=media.load_transcriber()))
     assert item.transcript is None and item.size_bytes > 1000
@@ -204,8 +221,8 @@ def test_database_failure_leaves_no_orphan_file(system, tmp_path):
     assert set((system / "media").iterdir()) == before
 
 
-def test_find_ffmpeg_honours_the_setting(monkeypatch):
-    monkeypatch.setenv("FFMPEG_BINARY", "/opt/custom/ffmpeg")
+def test_find_ffmpeg_honours_the_setting(setting):
+    setting("FFMPEG_BINARY", "/opt/custom/ffmpeg")
     assert media.find_ffmpeg() == "/opt/custom/ffmpeg"
 
 

@@ -11,9 +11,10 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components.scripts import romanized_to_devanagari, script_of
+from nlu_components.scripts import romanized_to_devanagari
 from nlu_components.shared_form import phonetic_key
 from nlu_components.tokenizer import DevanagariTokenizer, split_words
+from satark.language import script_of
 from satark.text import normalize_hindi
 
 

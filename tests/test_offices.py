@@ -59,7 +59,6 @@ def test_every_office_and_category_has_hindi_and_english_names(runtime):
     assert all(set(o.name) == {"hi", "en"} for o in directory.offices)
     assert directory.district("GZP").office.name["en"] == "SP Office, Ghazipur"
     categories = load_categories()
-    assert len(categories) == 13
     assert get_drugs(categories).description["en"] == "Ganja, smack, heroin, pills and other drugs"
 
 
@@ -74,3 +73,41 @@ def test_a_name_without_both_languages_is_refused(tmp_path):
                           "districts": []}]}
     with pytest.raises(ValueError, match="Hindi and English"):
         parse_offices(broken)
+
+
+def test_every_district_of_both_offices_files_has_its_police_stations(runtime):
+    import yaml
+
+    from satark.places import parse_gazetteer
+    from satark.settings import get_settings
+
+    data = yaml.safe_load(get_settings().police_stations_file.read_text(encoding="utf-8"))
+    for file in (get_settings().offices_file, Path(ZONE_FILE)):
+        codes = {d.code for d in load_offices(file).districts}
+        gazetteer = parse_gazetteer(data, codes)
+        assert {s.district_code for s in gazetteer.stations} == codes
+        assert all(len([s for s in gazetteer.stations if s.district_code == c]) >= 10 for c in codes)
+
+
+@pytest.mark.parametrize("text, district, station", [
+    ("Ghazipur ke Saidpur thana me", "GZP", "Saidpur"),
+    ("सकलडीहा थाना क्षेत्र, नहर के पास", None, "Sakaldiha"),
+    ("near Kerakat bus stand", None, "Kerakat"),
+    ("lanka ke paas", None, None),  # a short name needs "thana" next to it
+    ("lanka thana ke paas", None, "Lanka"),
+    ("gaon me sharab", None, None),
+])
+def test_police_stations_are_found_in_a_message(runtime, text, district, station):
+    from satark.places import load_gazetteer
+
+    found = load_gazetteer().find(text, district)
+    assert (found.name["en"] if found else None) == station
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Sir Ghazipur ke Saidpur thana me", "GZP"), ("गाजीपुर जिले के गाँव में", "GZP"),
+    ("banaras me roz", "VNS"), ("Chandoulii ke paas", "CDL"), ("kal raat gaon me sharab bik rahi thi", None),
+])
+def test_a_district_named_inside_a_longer_message_is_found(runtime, text, code):
+    found = load_offices().find_district(text)
+    assert (found.code if found else None) == code

@@ -20,7 +20,10 @@ SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 @pytest.fixture
 def postgres(runtime, monkeypatch):
     name = f"satark_test_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
+    except psycopg2.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server reachable at 127.0.0.1:5432 as user postgres ({error})".strip())
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     monkeypatch.setenv("DATABASE_URL", f"{SERVER}/{name}")

@@ -70,7 +70,7 @@ def test_status_and_follow_up_actions_count_and_respect_the_limit(runtime):
     guesses = [make_tracker({"receipt_code": f"AAAA-BBBB-CC{c}{c}", "language": "en"}, sender="api-guesser")
                for c in "CDEFGH"]
     seen = [responses(run(ActionCheckStatus(), tracker)[0])[0] for tracker in guesses[:5]]
-    assert seen == ["utter_wrong_code"] * 5
+    assert seen == ["utter_code_not_found"] * 5
     assert responses(run(ActionCheckStatus(), guesses[5])[0]) == ["utter_code_throttled"]
     followup = make_tracker({"receipt_code": "AAAA-BBBB-CCJJ", "followup_text": "x"}, sender="api-guesser")
     assert responses(run(ActionSaveFollowup(), followup)[0]) == ["utter_code_throttled"]

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from channels.whatsapp import TEXT_FAILURE
 from channels.whatsapp_inbound import too_old
+from channels.whatsapp_texts import FAILURE as TEXT_FAILURE
 from sandbox import payloads
 from satark.db.models import EvidenceItem, ProcessedMessage
 from satark.db.session import get_session_factory

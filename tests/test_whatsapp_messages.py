@@ -16,17 +16,16 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from sqlalchemy import select
 
-from channels.whatsapp import (
-    TEXT_MEDIA_AGAIN,
-    TEXT_MEDIA_TOO_LARGE,
-    TEXT_MEDIA_TYPE,
-    TEXT_STALE_BUTTON,
-    TEXT_UNSUPPORTED,
-)
 from channels.whatsapp_inbound import neutralise
+from channels.whatsapp_texts import MEDIA_AGAIN as TEXT_MEDIA_AGAIN
+from channels.whatsapp_texts import MEDIA_TOO_LARGE as TEXT_MEDIA_TOO_LARGE
+from channels.whatsapp_texts import MEDIA_TYPE as TEXT_MEDIA_TYPE
+from channels.whatsapp_texts import STALE_BUTTON as TEXT_STALE_BUTTON
+from channels.whatsapp_texts import UNSUPPORTED as TEXT_UNSUPPORTED
 from sandbox import payloads
 from satark.db.models import EvidenceItem
 from satark.db.session import get_session_factory
+from satark.settings import get_settings
 from satark.text import normalize_hindi
 from tests.support import media_fixtures
 from tests.support.connector import ConnectorHarness, scripted_bot
@@ -208,7 +207,6 @@ def test_location_without_name_keeps_coordinates(harness):
 @pytest.mark.parametrize(("number", "message"), enumerate([
     payloads.media("sticker", "123", "image/webp", "AAAA"),
     payloads.contacts("Suresh", "+91 91234 56789"),
-    payloads.reaction("wamid.XYZ", "👍"),
     payloads.unsupported(),
     {"type": "order", "order": {"catalog_id": "1"}},
 ]))
@@ -218,6 +216,12 @@ def test_unsupported_kinds_get_a_polite_bilingual_answer(harness, number, messag
     assert harness.received_from(wa_id) == []
     assert last_texts(harness, wa_id) == [TEXT_UNSUPPORTED]
     assert "Sorry" in TEXT_UNSUPPORTED and "माफ़" in TEXT_UNSUPPORTED
+
+
+def test_a_reaction_is_ignored_quietly(harness):
+    harness.say("919812000099", payloads.reaction("wamid.XYZ", "👍"))
+    assert harness.received_from("919812000099") == []
+    assert harness.sent("919812000099") == []
 
 
 def test_shared_contact_card_number_goes_nowhere(harness, system):
@@ -233,21 +237,20 @@ def evidence(evidence_id: str) -> EvidenceItem:
         return session.execute(select(EvidenceItem).where(EvidenceItem.id == evidence_id)).scalar_one()
 
 
-def test_image_with_caption_becomes_evidence_then_text(harness, system):
+def test_image_with_caption_becomes_one_evidence_message_carrying_the_caption(harness, system):
     wa_id = "919800000501"
     media_id, sha = harness.upload(jpeg_bytes(), "image/jpeg")
     harness.say(wa_id, payloads.media("image", media_id, "image/jpeg", sha, caption="/deny यह उसकी दुकान है"))
-    first, second = harness.received_from(wa_id)
-    parsed = YAMLStoryReader.unpack_regex_message(Message({TEXT: first.text}))
+    [message] = harness.received_from(wa_id)
+    parsed = YAMLStoryReader.unpack_regex_message(Message({TEXT: message.text}))
     assert parsed.get(INTENT)["name"] == "share_evidence"
-    evidence_id = parsed.get("entities")[0]["value"]
-    item = evidence(evidence_id)
+    entities = {e["entity"]: e["value"] for e in parsed.get("entities")}
+    assert entities["caption"] == "/deny यह उसकी दुकान है" and entities["evidence_kind"] == "image"
+    item = evidence(entities["evidence_id"])
     assert item.report_id is None and item.kind == "image" and item.metadata_stripped
     assert item.caption == "/deny यह उसकी दुकान है"
     assert (system / "media" / item.stored_name).exists()
-    assert first.metadata == {"channel": "whatsapp", "type": "image"}
-    assert second.text == neutralise("/deny यह उसकी दुकान है") and parsed_intent(second.text) is None
-    assert second.metadata["type"] == "caption" and second.message_id != first.message_id
+    assert message.metadata == {"channel": "whatsapp", "type": "image"}
 
 
 @pytest.mark.parametrize(("kind", "fixture"), [
@@ -272,6 +275,22 @@ def test_voice_note_is_stored_as_voice_evidence(harness):
     harness.say("919800000520", payloads.media("audio", media_id, "audio/ogg; codecs=opus", sha, voice=True))
     [message] = harness.received_from("919800000520")
     assert evidence(json.loads(message.text[len("/share_evidence"):])["evidence_id"]).kind == "voice"
+
+
+def test_a_voice_note_is_understood_like_text_when_speech_to_text_is_configured(system, monkeypatch):
+    monkeypatch.setenv("SPEECH_TO_TEXT", "tests.support.speech:transcribe")
+    get_settings.cache_clear()
+    listening = ConnectorHarness(bot=None).start()
+    try:
+        media_id, sha = listening.upload(media_fixtures.av("ogg")[0], "audio/ogg")
+        listening.say("919800000522", payloads.media("audio", media_id, "audio/ogg", sha, voice=True))
+        transcript, evidence_message = listening.received_from("919800000522")
+    finally:
+        listening.stop()
+        monkeypatch.delenv("SPEECH_TO_TEXT")
+        get_settings.cache_clear()
+    assert parsed_intent(evidence_message.text) == "share_evidence"
+    assert transcript.text.endswith(" bytes of audio/ogg") and transcript.metadata["type"] == "transcript"
 
 
 def test_several_files_in_a_row_each_become_evidence(harness):

@@ -31,6 +31,23 @@ def test_split_prefers_paragraphs_and_never_loses_text():
     assert split_text("x" * 5000) == ["x" * 4096, "x" * 904]
 
 
+def test_a_long_message_without_line_breaks_is_split_after_a_sentence():
+    text = ("Sentence number one is here. " * 60) + "मैं समझा कि यह अवैध शराब है। " * 60
+    pieces = split_text(text, 1024)
+    assert all(p.endswith((".", "।")) for p in pieces[:-1])
+    assert " ".join(pieces).split() == text.split()
+
+
+def test_list_labels_follow_the_language_of_the_message():
+    options = [(f"id{i}", f"श्रेणी {i}") for i in range(13)]
+    hindi = choice_messages("कृपया श्रेणी चुनें:", options)
+    english = choice_messages("Please choose a category:", options)
+    assert [m["interactive"]["action"]["button"] for m in hindi] == ["चुनें", "चुनें"]
+    assert hindi[1]["interactive"]["body"]["text"] == "और विकल्प (2/2)"
+    assert [m["interactive"]["action"]["button"] for m in english] == ["Choose", "Choose"]
+    assert english[1]["interactive"]["body"]["text"] == "More options (2/2)"
+
+
 def test_up_to_three_buttons_are_reply_buttons_with_short_titles(harness):
     harness.say("919800001002", payloads.text("menu 3"))
     [message] = harness.sent("919800001002")
