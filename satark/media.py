@@ -389,7 +389,7 @@ def _strip(source: bytes | Path, folder: Path, mime: str, ffmpeg: str | None) ->
         try:
             return _write_private(folder, strip_pdf(data), extension)
         except MediaError as error:
-            raise quarantine(data, folder, extension, str(error)) from None
+            raise quarantine(data, folder, extension, str(error).removeprefix("quarantined: ")) from None
     if mime.startswith(("audio/", "video/")):
         path = _place(source, folder, extension)
         if ffmpeg and strip_container(path, ffmpeg, mime):

@@ -187,12 +187,15 @@ def test_action_server_refuses_to_listen_on_all_interfaces_without_a_token(tmp_p
 # -- files and logs --------------------------------------------------------------------------------
 
 def test_services_write_owner_only_files(tmp_path):
-    os.umask(0o022)  # a permissive shell
     folder = tmp_path / "var"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SATARK_DEV_MODE": "true", "SATARK_VAR_DIR": str(folder),
            "DATABASE_URL": f"sqlite:///{folder / 'db' / 'satark.db'}"}
-    subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], env=env, check=True,
-                   capture_output=True, timeout=120)
+    previous = os.umask(0o022)  # started from a permissive shell
+    try:
+        subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], env=env, check=True,
+                       capture_output=True, timeout=120)
+    finally:
+        os.umask(previous)
     database = folder / "db" / "satark.db"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700

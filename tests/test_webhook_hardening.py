@@ -142,7 +142,8 @@ bodies = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(body=bodies)
 def test_fuzzed_signed_webhooks_never_fail_the_server(harness, body):
     evidence = count(EvidenceItem)
