@@ -80,6 +80,7 @@ def test_connector_refuses_weak_webhook_secrets(production, field):
 def test_rasa_api_only_with_a_strong_token(production, monkeypatch):
     assert any("--auth-token" in p for p in preflight.problems(["rasa"], argv=["rasa", "run", "--enable-api"]))
     assert preflight.problems(["rasa"], argv=["rasa", "run", "--enable-api", "--auth-token", APP_SECRET]) == []
+    assert preflight.problems(["rasa"], argv=["rasa", "run", "--enable-api", "--auth-token", "letmein"])
     monkeypatch.setenv("RASA_API_TOKEN", "token")
     assert any("RASA_API_TOKEN" in p for p in preflight.problems(["rasa"]))
 
