@@ -139,6 +139,8 @@ bodies = st.one_of(
         lambda v: json.dumps(v).encode()),
     st.binary(max_size=300),                                   # invalid UTF-8, truncated JSON
     st.integers(min_value=2000, max_value=20_000).map(lambda n: b"[" * n + b"]" * n),  # deep nesting
+    st.integers(min_value=1024 * 1024 + 1, max_value=1024 * 1024 + 4096).map(  # huge: over the body limit
+        lambda n: payloads.encode({"entry": [{"pad": "x" * n}]})),
 )
 
 
