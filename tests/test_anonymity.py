@@ -372,6 +372,8 @@ def test_nothing_written_ties_the_conversation_to_the_report(conversation):
         absent = [code, code.replace("-", ""), code.lower()] + ([number] if path in conversation_and_logs else [])
         for needle in absent:
             assert needle.encode() not in data, f"{needle} in {path.name}"
+    for log in conversation_and_logs[1:]:
+        assert not re.search(r"draft_id\W{1,20}[0-9a-f]{32}", log.read_text(errors="replace")), log.name
     with sqlite3.connect(system / "tracker.db") as connection:
         rows = [json.loads(data) for (data,) in connection.execute("SELECT data FROM events")]
     draft_ids = [event.get("value") for event in rows if event.get("event") == "slot" and event["name"] == "draft_id"]

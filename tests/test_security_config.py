@@ -220,12 +220,13 @@ def test_identities_and_codes_are_redacted_from_every_log_record(captured_logs):
     log = logging.getLogger("some.library")
     log.debug("message from %s (%s) with id %s", "+91 98765 43210", "919876543210", "wamid.HBgLOTE5ODc2NTQ")
     log.info("status K7QM-4XPA-9TRC for GZP-2026-7K3QX, also k7qm4xpa9trc")
+    log.debug("SlotSet(key: draft_id, value: %s)", "9f0c2b7d4e6a48c1b3d5f7a9c0e2b4d6")
     try:
         raise ValueError("number 9876543210 refused")
     except ValueError:
         log.exception("failed for 919876543210")
     text = captured_logs.getvalue()
-    for secret in ("98765", "9876543210", "wamid.HBg", "K7QM", "k7qm", "7K3QX"):
+    for secret in ("98765", "9876543210", "wamid.HBg", "K7QM", "k7qm", "7K3QX", "9f0c2b7d"):
         assert secret not in text
     assert "[number]" in text and "[code]" in text and "ValueError" in text
 
