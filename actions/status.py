@@ -20,7 +20,7 @@ async def checked_code(value: str | None, dispatcher: CollectingDispatcher, trac
     """Accept a receipt code only if it opens a report; the core counts wrong codes and pauses guessing."""
     code = normalize_code(value) or find_code(value)
     try:
-        if await asyncio.to_thread(reports.code_exists, code, sender_id=tracker.sender_id):
+        if await asyncio.to_thread(reports.code_exists, code or value, sender_id=tracker.sender_id):
             return {"receipt_code": format_code(code)}
     except reports.CodeLocked as locked:
         dispatcher.utter_message(response="utter_code_throttled", minutes=locked.minutes)
