@@ -31,7 +31,7 @@ async def checked_code(value: str | None, dispatcher: CollectingDispatcher, trac
         dispatcher.utter_message(response="utter_code_format_hint")
         return {"receipt_code": None}
     try:
-        if await asyncio.to_thread(reports.code_exists, code, sender_id=tracker.sender_id):
+        if await asyncio.to_thread(reports.code_exists, code or value, sender_id=tracker.sender_id):
             return {"receipt_code": format_code(code)}
     except reports.CodeLocked as locked:
         minutes = locked.minutes

@@ -22,7 +22,7 @@ NOISY_LIBRARIES = (
     "PIL", "urllib3", "requests", "aiohttp", "aiohttp.access", "aiohttp.client", "aiohttp.server",
     "sanic.access", "asyncio", "matplotlib", "multipart", "httpx", "httpcore", "hpack", "websockets",
     "watchdog", "tornado.access", "pypdf", "fsspec", "filelock", "botocore", "boto3", "s3transfer",
-    "numba", "h5py", "apscheduler", "sqlalchemy.engine", "alembic.runtime.migration",
+    "numba", "h5py", "apscheduler", "sqlalchemy.engine",
 )
 _original_factory = logging.getLogRecordFactory()
 

@@ -69,7 +69,7 @@ QUARANTINE_FOLDER = "quarantine"
 INCOMING_PREFIX = ".incoming-"
 # Tags a clean rewrite may still show: container bookkeeping ffmpeg writes itself, no person in them.
 HARMLESS_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id",
-                           "encoder", "language", "duration"})
+                           "language"})
 _TAG_LINE = re.compile(r"^\s{4,}([A-Za-z0-9_.\-]+)\s*:\s?(.*)$")
 _STREAM_LINE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio|Data|Subtitle|Attachment)(.*)$")
 
@@ -155,10 +155,10 @@ def load_transcriber() -> Transcriber | None:
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def _private_file(folder: Path, prefix: str = INCOMING_PREFIX, suffix: str = "") -> Path:
+def _private_file(folder: Path) -> Path:
     """A new empty file only the owner can read, in an owner-only folder."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)  # created 0600
+    descriptor, name = tempfile.mkstemp(dir=folder, prefix=INCOMING_PREFIX)  # created 0600
     os.close(descriptor)
     return Path(name)
 
@@ -334,13 +334,14 @@ def strip_pdf(data: bytes) -> bytes:
         writer.metadata = None
         out = io.BytesIO()
         writer.write(out)
+        clean = out.getvalue()
+        check = PdfReader(io.BytesIO(clean))
+        left = bool(check.metadata) or "/Metadata" in check.trailer["/Root"]
     except MediaError:
         raise
     except (PyPdfError, ValueError, TypeError, KeyError, AttributeError, RecursionError, OSError) as error:
         raise MediaError("quarantined", f"unreadable PDF ({type(error).__name__})") from error
-    clean = out.getvalue()
-    check = PdfReader(io.BytesIO(clean))
-    if check.metadata or "/Metadata" in check.trailer["/Root"]:
+    if left:
         raise MediaError("quarantined", "PDF metadata left after rewriting")
     if any(len(v) >= 4 and v.encode() in clean for v in original.values()):
         raise MediaError("quarantined", "a PDF info value is still in the file")
@@ -390,7 +391,7 @@ def _strip(source: bytes | Path, folder: Path, mime: str, ffmpeg: str | None) ->
         try:
             return _write_private(folder, strip_pdf(data), extension)
         except MediaError as error:
-            raise quarantine(data, folder, extension, str(error)) from None
+            raise quarantine(data, folder, extension, str(error).removeprefix("quarantined: ")) from None
     if mime.startswith(("audio/", "video/")):
         path = _place(source, folder, extension)
         if ffmpeg and strip_container(path, ffmpeg, mime):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from satark.secret_policy import weak_secrets
+from satark.secret_policy import secret_problem, weak_secrets
 from satark.settings import PROJECT_ROOT, get_settings
 
 SERVICES = ("rasa", "actions")
@@ -72,6 +72,9 @@ def server_problems(environ: Mapping[str, str], argv: Sequence[str]) -> list[str
     if "--enable-api" in argv and not (_option(argv, "--auth-token", "-t") or _option(argv, "--jwt-secret")):
         problems.append("Rasa's HTTP API is enabled without --auth-token: anyone who reaches the port could "
                         "replace the model and read every conversation. Set RASA_API_TOKEN or leave the API off.")
+    token = _option(argv, "--auth-token", "-t")
+    if token and secret_problem(token):
+        problems.append(f"Rasa's --auth-token {secret_problem(token)}.")
     if environ.get("RASA_API_TOKEN"):
         problems += weak_secrets(("RASA_API_TOKEN",), dict(environ))
     credentials = Path(_option(argv, "--credentials") or "credentials.yml")

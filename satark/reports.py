@@ -195,8 +195,9 @@ def _find_by_code(session: Session, code: str) -> Report | None:
 def _open_report(session: Session, code: str | None, sender_id: str) -> Report | None:
     """The report `code` opens, checked against this conversation's wrong-code limit.
 
-    Raises `CodeLocked` while the conversation must wait; a code that opens nothing counts as wrong.
-    Every place that accepts a code goes through here, so no path skips the limit.
+    Raises `CodeLocked` while the conversation must wait; a code that opens nothing counts as wrong
+    (no code at all is not a guess). Every place that accepts a code goes through here, so no path
+    skips the limit.
     """
     settings = get_settings()
     key = _sender_key(sender_id)
@@ -205,7 +206,9 @@ def _open_report(session: Session, code: str | None, sender_id: str) -> Report |
     window = timedelta(minutes=settings.wrong_code_window_minutes)
     if attempt is not None and attempt.failures >= settings.max_wrong_codes and attempt.window_start + window > now:
         raise CodeLocked(_minutes_left(attempt.window_start + window - now))
-    report = _find_by_code(session, code) if code else None
+    if not code:
+        return None
+    report = _find_by_code(session, code)
     if report is None:
         if attempt is None:
             session.add(CodeAttempt(sender_key=key, failures=1, window_start=now))

@@ -118,8 +118,10 @@ def tracker_engine(endpoints_file: Path) -> sa.engine.Engine | None:
         return None
     db = str(config.get("db") or "rasa.db")
     dialect = config.get("dialect") or "sqlite"
-    if dialect == "sqlite" and not Path(db).is_absolute():
-        db = str(PROJECT_ROOT / db)
+    if dialect == "sqlite":
+        db = str(db if Path(db).is_absolute() else PROJECT_ROOT / db)
+        if not Path(db).exists():
+            return None  # Rasa has not created it yet: no conversation to delete
     url = SQLTrackerStore.get_db_url(dialect, config.get("url"), config.get("port"), db, config.get("username"),
                                      config.get("password"), None, config.get("query"))
     return sa.create_engine(url, future=True)

@@ -3,8 +3,9 @@
 Configured in endpoints.yml as `tracker_store: type: satark.tracker_store.RedactingSQLTrackerStore`
 (with the usual SQL keys). Before events reach the database:
 
-- receipt codes, report numbers, phone numbers and message ids in anything the citizen typed
-  (text, parsed text, entity values, slot values) are replaced by placeholders;
+- receipt codes, report numbers, phone numbers and message ids in the citizen's message texts and
+  entity values are replaced by placeholders (the draft's slots keep what the citizen wrote: it is
+  the report);
 - a bot message that names a receipt code or a report number (the receipt, a status answer) is
   stored as `[redacted]`: the citizen saw it, the store does not need it;
 - the draft key and the receipt code slots (`SECRET_SLOTS`) are kept only while the conversation
@@ -93,13 +94,10 @@ def redact_event(event: Event, live: bool = False) -> Event:
             event["data"] = {}
         else:
             event["data"] = _redact_value(event.get("data"))
-    elif kind == "slot":
-        name = event.get("name")
-        if name in SECRET_SLOTS:
-            if event.get("value") is not None and not live:
-                event["value"] = REDACTED
-        else:
-            event["value"] = _redact_value(event.get("value"))
+    elif kind == "slot" and event.get("name") in SECRET_SLOTS and event.get("value") is not None and not live:
+        event["value"] = REDACTED
+    # Other slots are the draft itself (a suspect's phone number, a vehicle number): they must reach
+    # the report unchanged, so they are stored as they are.
     return event
 
 

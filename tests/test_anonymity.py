@@ -337,6 +337,15 @@ def test_the_report_with_its_evidence_is_stored(conversation):
     assert code and report.public_number in status  # the code opened the report
 
 
+def test_rest_channel_and_api_are_closed_outside_development_mode(conversation):
+    _, stack, _, _, _ = conversation
+    rasa = stack.services["rasa"].url
+    rest = requests.post(f"{rasa}/webhooks/rest/webhook", json={"sender": "x", "message": "/affirm"}, timeout=10)
+    assert rest.status_code == 404
+    assert requests.get(f"{rasa}/conversations/x/tracker", timeout=10).status_code in (401, 403)
+    assert requests.get(f"{rasa}/status", params={"token": stack.api_token}, timeout=10).status_code == 200
+
+
 def test_no_file_the_system_wrote_contains_the_number_or_the_name(conversation):
     system, stack, _, citizen, _ = conversation
     stack.stop()  # flush and close every log and database file before reading them
@@ -365,12 +374,15 @@ def test_nothing_written_ties_the_conversation_to_the_report(conversation):
     engine = create_engine(f"sqlite:///{system / 'satark.db'}", future=True)
     with Session(engine) as session:
         number = session.execute(select(Report.public_number)).scalar_one()
-    written = [system / "tracker.db", stack.logs / "rasa.log", stack.logs / "rasa.out", stack.logs / "actions.out",
-               *system.glob("satark.db*")]
-    for path in written:
+    conversation_and_logs = [system / "tracker.db", stack.logs / "rasa.log", stack.logs / "rasa.out",
+                             stack.logs / "actions.out"]
+    for path in [*conversation_and_logs, *system.glob("satark.db*")]:
         data = path.read_bytes()
-        for needle in (code, code.replace("-", ""), code.lower(), number):
+        absent = [code, code.replace("-", ""), code.lower()] + ([number] if path in conversation_and_logs else [])
+        for needle in absent:
             assert needle.encode() not in data, f"{needle} in {path.name}"
+    for log in conversation_and_logs[1:]:
+        assert not re.search(r"draft_id\W{1,20}[0-9a-f]{32}", log.read_text(errors="replace")), log.name
     with sqlite3.connect(system / "tracker.db") as connection:
         rows = [json.loads(data) for (data,) in connection.execute("SELECT data FROM events")]
     draft_ids = [event.get("value") for event in rows if event.get("event") == "slot" and event["name"] == "draft_id"]

@@ -80,6 +80,7 @@ def test_connector_refuses_weak_webhook_secrets(production, field):
 def test_rasa_api_only_with_a_strong_token(production, monkeypatch):
     assert any("--auth-token" in p for p in preflight.problems(["rasa"], argv=["rasa", "run", "--enable-api"]))
     assert preflight.problems(["rasa"], argv=["rasa", "run", "--enable-api", "--auth-token", APP_SECRET]) == []
+    assert preflight.problems(["rasa"], argv=["rasa", "run", "--enable-api", "--auth-token", "letmein"])
     monkeypatch.setenv("RASA_API_TOKEN", "token")
     assert any("RASA_API_TOKEN" in p for p in preflight.problems(["rasa"]))
 
@@ -187,12 +188,15 @@ def test_action_server_refuses_to_listen_on_all_interfaces_without_a_token(tmp_p
 # -- files and logs --------------------------------------------------------------------------------
 
 def test_services_write_owner_only_files(tmp_path):
-    os.umask(0o022)  # a permissive shell
     folder = tmp_path / "var"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SATARK_DEV_MODE": "true", "SATARK_VAR_DIR": str(folder),
            "DATABASE_URL": f"sqlite:///{folder / 'db' / 'satark.db'}"}
-    subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], env=env, check=True,
-                   capture_output=True, timeout=120)
+    previous = os.umask(0o022)  # started from a permissive shell
+    try:
+        subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], env=env, check=True,
+                       capture_output=True, timeout=120)
+    finally:
+        os.umask(previous)
     database = folder / "db" / "satark.db"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
@@ -216,12 +220,13 @@ def test_identities_and_codes_are_redacted_from_every_log_record(captured_logs):
     log = logging.getLogger("some.library")
     log.debug("message from %s (%s) with id %s", "+91 98765 43210", "919876543210", "wamid.HBgLOTE5ODc2NTQ")
     log.info("status K7QM-4XPA-9TRC for GZP-2026-7K3QX, also k7qm4xpa9trc")
+    log.debug("SlotSet(key: draft_id, value: %s)", "9f0c2b7d4e6a48c1b3d5f7a9c0e2b4d6")
     try:
         raise ValueError("number 9876543210 refused")
     except ValueError:
         log.exception("failed for 919876543210")
     text = captured_logs.getvalue()
-    for secret in ("98765", "9876543210", "wamid.HBg", "K7QM", "k7qm", "7K3QX"):
+    for secret in ("98765", "9876543210", "wamid.HBg", "K7QM", "k7qm", "7K3QX", "9f0c2b7d"):
         assert secret not in text
     assert "[number]" in text and "[code]" in text and "ValueError" in text
 

@@ -30,6 +30,7 @@ from tests.test_actions import make_tracker, responses, run
 from tests.test_data_layer import make_draft
 
 DOMAIN = Domain.from_path(str(PROJECT_ROOT / "domain.yml"))
+DETAILS = "supplier calls from 9876543210, truck UP61T1234, GZP-2026 permit PQRSTUVWXYZA"
 
 
 # -- public numbers --------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def test_tracker_store_keeps_secrets_only_while_needed(tmp_path):
     tracker = DialogueStateTracker.from_events("conv", [
         ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
         UserUttered("gaon me sharab", {"name": "report_illegal_liquor", "confidence": 1.0}),
-        SlotSet("draft_id", draft_key), SlotSet("description", "gaon me sharab"),
+        SlotSet("draft_id", draft_key), SlotSet("description", "gaon me sharab"), SlotSet("details", DETAILS),
     ], DOMAIN.slots)
     asyncio.run(store.save(tracker))
     assert draft_key.encode() in tracker_bytes(tmp_path)  # the draft is open: the key is still needed
@@ -140,6 +141,7 @@ def test_tracker_store_keeps_secrets_only_while_needed(tmp_path):
     restored = asyncio.run(store.retrieve("conv"))
     assert restored.get_slot("receipt_code") == code and restored.get_slot("draft_id") is None
     assert restored.get_slot("description") == "gaon me sharab"
+    assert restored.get_slot("details") == DETAILS  # the report's own content is never altered
     tracker.update(SlotSet("receipt_code", None))
     asyncio.run(store.save(tracker))
     assert code.encode() not in tracker_bytes(tmp_path)

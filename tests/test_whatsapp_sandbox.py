@@ -13,6 +13,7 @@ import segno
 from sandbox.server import check_message
 from satark.offices import load_offices
 from satark.posters import chat_link, display_number, write_posters
+from tests.support import media_fixtures
 from tests.support.connector import ConnectorHarness
 from tests.support.servers import ROOT, Stack
 
@@ -54,7 +55,7 @@ def test_tester_chats_through_the_real_connector_and_taps_buttons(harness):
 
 
 def test_tester_can_attach_a_file_with_a_caption(harness):
-    files = {"file": ("notes.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}
+    files = {"file": ("notes.pdf", media_fixtures.pdf(), "application/pdf")}
     reply = requests.post(f"{harness.graph}/_chat/upload", files=files, timeout=10,
                           data={"phone": "+91 99999 00002", "name": "Tester", "caption": "rate list"}).json()
     assert reply == {"webhook_status": 200, "kind": "document"}
