@@ -396,3 +396,21 @@ def test_a_police_question_tells_the_reporter_how_to_answer(runtime):
     assert responses(messages) == ["utter_status", "utter_how_to_reply"]
     assert messages[1]["receipt_code"] == receipt.receipt_code
     assert "पुलिस का संदेश: क्या आप" in messages[0]["messages"]
+
+
+def test_an_unsure_greeting_at_the_when_question_is_the_answer():
+    tracker = make_tracker({"requested_slot": "incident_time", "language": "en"}, intent="greet",
+                           text="every afternoon")
+    tracker.latest_message["intent"]["confidence"] = 0.53
+    _, events = run(ValidateReportForm(), tracker)
+    assert slots_of(events)["incident_time"] == "every afternoon"
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Dhanapur ghat", None), ("status Dhanapur ghat ke paas", None), ("status k7qm 4xpa 9trc", "K7QM4XPA9TRC"),
+    ("mera code KMQP-WXTR-ZNHB hai", "KMQPWXTRZNHB"), ("KMQP WXTR ZNHB", None),
+])
+def test_only_code_shaped_text_with_a_digit_or_hyphens_is_a_receipt_code(text, code):
+    from satark.receipts import find_code
+
+    assert find_code(text) == code
