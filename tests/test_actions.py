@@ -414,3 +414,20 @@ def test_only_code_shaped_text_with_a_digit_or_hyphens_is_a_receipt_code(text, c
     from satark.receipts import find_code
 
     assert find_code(text) == code
+
+
+def test_a_photo_while_adding_information_is_acknowledged_once_without_asking_again(runtime):
+    from actions.status import ActionAskFollowupText, ValidateFollowupForm
+
+    tracker = make_tracker({"requested_slot": "followup_text", "receipt_code": "K7QM-4XPA-9TRC", "language": "hi"},
+                           intent="share_evidence", text="/share_evidence",
+                           entities=[{"entity": "evidence_id", "value": "p1"}])
+    messages, events = run(ValidateFollowupForm(), tracker)
+    assert responses(messages) == ["utter_followup_evidence_received"]
+    assert slots_of(events)["evidence_ids"] == ["p1"] and "followup_text" not in slots_of(events)
+    asked_again, _ = run(ActionAskFollowupText(), tracker)
+    assert asked_again == []
+    done = make_tracker({"requested_slot": "followup_text", "followup_text": "bas", "evidence_ids": ["p1"],
+                         "receipt_code": "K7QM-4XPA-9TRC"}, text="bas")
+    _, events = run(ValidateFollowupForm(), done)
+    assert slots_of(events)["followup_text"] == "none"
