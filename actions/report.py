@@ -48,6 +48,9 @@ NO_INFORMATION = SKIP_WORDS | frozenset(map(match_key, (
     "pata nhi", "nahi pata", "nhi pata", "malum nahi", "maloom nahi", "mujhe nahi pata", "ok", "okay", "hmm",
     "yes", "haan", "ha", "han", "पता नहीं", "नहीं पता", "मालूम नहीं", "मुझे नहीं पता", "हाँ", "हां", "ठीक है",
 )))
+SMALL_TALK = frozenset({"greet", "thank", "goodbye"})
+SMALL_TALK_MIN_CONFIDENCE = 0.8
+FREE_TEXT_ANSWERS = frozenset({"place", "incident_time", "details"})
 WOMEN_HELPLINE_CATEGORIES = frozenset({"crime_against_women", "human_trafficking"})
 MEDIA_ATTACHED = "media"
 VOICE_KINDS = frozenset({"voice", "audio"})
@@ -83,6 +86,10 @@ def guess_category(tracker: Tracker) -> str | None:
         if category and ranked.get("confidence", 0) >= GUESS_MIN_CONFIDENCE:
             return category.key
     return None
+
+
+def intent_confidence(tracker: Tracker) -> float:
+    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
 
 
 def new_draft_id() -> str:
@@ -198,10 +205,15 @@ class ValidateReportForm(KeepsExtractedSlots):
             elif caption:
                 added = " ".join(filter(None, (tracker.get_slot("details"), caption)))
                 events.append(SlotSet("details", clip(added, dispatcher)))
-        elif intent in {"greet", "thank", "goodbye"}:
-            # Small talk is not an answer: the open question is asked again (this event keeps
-            # the form in control instead of letting the turn fall through to other rules).
-            events.append(SlotSet("welcomed", True))
+        elif intent in SMALL_TALK:
+            requested = tracker.get_slot("requested_slot")
+            if requested in FREE_TEXT_ANSWERS and intent_confidence(tracker) < SMALL_TALK_MIN_CONFIDENCE:
+                # "every afternoon" can look like "good afternoon": an unsure greeting is an answer.
+                events.append(SlotSet(requested, latest_text(tracker)))
+            else:
+                # Small talk is not an answer: the open question is asked again (this event keeps
+                # the form in control instead of letting the turn fall through to other rules).
+                events.append(SlotSet("welcomed", True))
         return events
 
     async def extract_language(self, dispatcher, tracker, domain) -> dict[str, Any]:

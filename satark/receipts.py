@@ -40,8 +40,12 @@ def find_code(text: str | None) -> str | None:
     if not text:
         return None
     pattern = rf"(?<![0-9A-Za-z])([{ALPHABET}]{{4}})[\s\-]?([{ALPHABET}]{{4}})[\s\-]?([{ALPHABET}]{{4}})(?![0-9A-Za-z])"
-    match = re.search(pattern, text.upper())
-    return "".join(match.groups()) if match else None
+    for match in re.finditer(pattern, text.upper()):
+        code = "".join(match.groups())
+        # Written with hyphens, or with a digit: "Dhanapur ghat" has the shape but is a place.
+        if "-" in match.group(0) or any(ch.isdigit() for ch in code):
+            return code
+    return None
 
 
 def draft_key_hash(draft_key: str, secret: str) -> str:

@@ -396,3 +396,38 @@ def test_a_police_question_tells_the_reporter_how_to_answer(runtime):
     assert responses(messages) == ["utter_status", "utter_how_to_reply"]
     assert messages[1]["receipt_code"] == receipt.receipt_code
     assert "पुलिस का संदेश: क्या आप" in messages[0]["messages"]
+
+
+def test_an_unsure_greeting_at_the_when_question_is_the_answer():
+    tracker = make_tracker({"requested_slot": "incident_time", "language": "en"}, intent="greet",
+                           text="every afternoon")
+    tracker.latest_message["intent"]["confidence"] = 0.53
+    _, events = run(ValidateReportForm(), tracker)
+    assert slots_of(events)["incident_time"] == "every afternoon"
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Dhanapur ghat", None), ("status Dhanapur ghat ke paas", None), ("status k7qm 4xpa 9trc", "K7QM4XPA9TRC"),
+    ("mera code KMQP-WXTR-ZNHB hai", "KMQPWXTRZNHB"), ("KMQP WXTR ZNHB", None),
+])
+def test_only_code_shaped_text_with_a_digit_or_hyphens_is_a_receipt_code(text, code):
+    from satark.receipts import find_code
+
+    assert find_code(text) == code
+
+
+def test_a_photo_while_adding_information_is_acknowledged_once_without_asking_again(runtime):
+    from actions.status import ActionAskFollowupText, ValidateFollowupForm
+
+    tracker = make_tracker({"requested_slot": "followup_text", "receipt_code": "K7QM-4XPA-9TRC", "language": "hi"},
+                           intent="share_evidence", text="/share_evidence",
+                           entities=[{"entity": "evidence_id", "value": "p1"}])
+    messages, events = run(ValidateFollowupForm(), tracker)
+    assert responses(messages) == ["utter_followup_evidence_received"]
+    assert slots_of(events)["evidence_ids"] == ["p1"] and "followup_text" not in slots_of(events)
+    asked_again, _ = run(ActionAskFollowupText(), tracker)
+    assert asked_again == []
+    done = make_tracker({"requested_slot": "followup_text", "followup_text": "bas", "evidence_ids": ["p1"],
+                         "receipt_code": "K7QM-4XPA-9TRC"}, text="bas")
+    _, events = run(ValidateFollowupForm(), done)
+    assert slots_of(events)["followup_text"] == "none"

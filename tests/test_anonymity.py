@@ -203,8 +203,7 @@ def texts_of(replies: list[dict]) -> list[str]:
 
 QUESTIONS = ("utter_ask_language", "utter_ask_description", "utter_category_guess", "utter_choose_category",
              "utter_ask_district", "utter_district_unknown", "utter_ask_place", "utter_ask_incident_time",
-             "utter_ask_details", "utter_ask_evidence", "utter_evidence_received", "utter_evidence_received_many",
-             "utter_summary")
+             "utter_ask_details", "utter_ask_evidence", "utter_summary")
 
 
 def latest_question(citizen: Citizen) -> str | None:
@@ -310,8 +309,7 @@ def report_a_crime(citizen: Citizen, folder: Path) -> str:
             replies = citizen.say("every night around 10 pm")
         elif question == "utter_ask_details":
             replies = citizen.say("Two men with a white van bring the cartons.")
-        elif question in ("utter_evidence_received", "utter_evidence_received_many") or (
-                evidence_sent and question == "utter_ask_evidence"):
+        elif evidence_sent and question == "utter_ask_evidence":
             replies = citizen.tap_payload("skip")
         elif question == "utter_ask_evidence":
             replies = citizen.send(*evidence_messages(citizen, folder), label="evidence in every container")
