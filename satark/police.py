@@ -244,8 +244,13 @@ def _exists(session: Session, normalized: str) -> bool:
     return session.execute(select(Report.id).where(Report.public_number == normalized)).first() is not None
 
 
-def _refuse_if_exists(session: Session, user: UserView, normalized: str, action: str) -> None:
-    if _exists(session, normalized):
+def _refuse_if_outside(session: Session, user: UserView, office_id: int | None, normalized: str, action: str) -> None:
+    """Audit a search or export for the number of a report the user may not see."""
+    statement = select(Report.id).where(Report.public_number == normalized)
+    if office_id is not None:
+        statement = statement.where(~exists().where(ReportRoute.report_id == Report.id,
+                                                    ReportRoute.office_id == office_id))
+    if session.execute(statement).first() is not None:
         audit.record(session, user, "access_refused", normalized, action)
 
 
@@ -300,10 +305,11 @@ def _order(sort: str) -> tuple:
     return (Report.urgent.desc(), *newest) if sort == "urgent_first" else newest
 
 
-def _audit_searched_number(session: Session, user: UserView, flt: InboxFilter, found: int, action: str) -> None:
+def _audit_searched_number(session: Session, user: UserView, office_id: int | None, flt: InboxFilter,
+                           found: int, action: str) -> None:
     number = normalize_number(flt.text)
     if not found and NUMBER_PATTERN.fullmatch(number):
-        _refuse_if_exists(session, user, number, action)
+        _refuse_if_outside(session, user, office_id, number, action)
 
 
 def _counts(session: Session, user: UserView, office_id: int) -> dict[str, int]:
@@ -328,12 +334,12 @@ def inbox(user: UserView, flt: InboxFilter, page: int = 1, page_size: int = 50,
     def read(session: Session) -> InboxPage:
         office_id = _office_id(session, user)
         if office_id is None:
-            _audit_searched_number(session, user, flt, 0, "search")
+            _audit_searched_number(session, user, None, flt, 0, "search")
             return InboxPage((), 0, page, page_size, {"open": 0, "urgent": 0, "unread": 0, "new": 0})
         conditions = _conditions(flt)
         total = session.execute(_scoped(select(func.count(Report.id)).select_from(Report), office_id)
                                 .where(*conditions)).scalar_one()
-        _audit_searched_number(session, user, flt, total, "search")
+        _audit_searched_number(session, user, office_id, flt, total, "search")
         rows = session.execute(
             _scoped(select(Report.id, Report.public_number, Report.created_at, Report.category,
                            Report.district_code, Report.place, Report.urgent, Report.status, Report.flagged),
@@ -717,7 +723,7 @@ def export_csv(user: UserView, flt: InboxFilter, factory: sessionmaker | None = 
         header = ["number", "received_hour_ist", "category", "district", "place", "urgent", "flagged",
                   "status", "outcome", "evidence_files"]
         if office_id is None:
-            _audit_searched_number(session, user, flt, 0, "export")
+            _audit_searched_number(session, user, None, flt, 0, "export")
             audit.record(session, user, "export", detail="0 reports")
             return _csv(header, [])
         evidence = (select(EvidenceItem.report_id, func.count(EvidenceItem.id).label("n"))
@@ -728,7 +734,7 @@ def export_csv(user: UserView, flt: InboxFilter, factory: sessionmaker | None = 
                            func.coalesce(evidence.c.n, 0)), office_id)
             .outerjoin(evidence, evidence.c.report_id == Report.id)
             .where(*_conditions(flt)).order_by(*_order(flt.sort))).all()
-        _audit_searched_number(session, user, flt, len(rows), "export")
+        _audit_searched_number(session, user, office_id, flt, len(rows), "export")
         audit.record(session, user, "export", detail=f"{len(rows)} reports")
 
         def label(category: str) -> str:

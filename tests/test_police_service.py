@@ -54,6 +54,9 @@ def test_another_districts_report_is_refused_by_number_search_and_export(offices
     refused = [(u, n) for u, a, n in audit_events("access_refused")]
     assert refused == [("sp-jnp", ghazipur)] * 5 + [("admin", ghazipur)]
     assert ("sp-jnp", "export", None) in audit_events("export")
+    police.change_status(offices["gzp"], ghazipur, "closed", outcome="false_report")
+    assert police.inbox(offices["gzp"], InboxFilter(text=ghazipur)).total == 0  # own closed report: not open
+    assert len(audit_events("access_refused")) == 6  # and not a refusal either
 
 
 def test_the_dig_office_sees_its_whole_range(offices):
