@@ -11,6 +11,8 @@ VAR="${SATARK_VAR_DIR:-$PWD/var}"
 mkdir -p "$VAR/logs"
 RASA_PORT="${RASA_PORT:-5005}" ACTIONS_PORT="${ACTIONS_PORT:-5055}" DASHBOARD_PORT="${DASHBOARD_PORT:-8501}"
 SANDBOX_PORT="${SANDBOX_PORT:-8010}"
+# Forwarded reports link officers to this dashboard.
+export DASHBOARD_PUBLIC_URL="${DASHBOARD_PUBLIC_URL:-http://127.0.0.1:$DASHBOARD_PORT}"
 
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -52,7 +54,8 @@ Satark Mitra is running (logs in $VAR/logs):
   Action server:               http://127.0.0.1:$ACTIONS_PORT/health
   Dashboard:                   http://127.0.0.1:$DASHBOARD_PORT
 MSG
-[ -n "${SANDBOX:-}" ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/"
+[ -n "${SANDBOX:-}" ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/" \
+  && echo "  Officer inbox (forwards):     http://127.0.0.1:$SANDBOX_PORT/officer"
 echo "Press Ctrl-C to stop."
 wait -n "${pids[@]}"
 echo "A process stopped; shutting down. See $VAR/logs."
