@@ -47,7 +47,6 @@ def sign_in(username: str, password: str) -> auth.SignIn:
 
 def sign_out(user: auth.UserView) -> None:
     auth.sign_out(user, factory=session_factory())
-    st.cache_data.clear()
 
 
 def change_password(user: auth.UserView, old: str, new: str) -> bool:
