@@ -432,14 +432,17 @@ def _timeline(session: Session, report: Report, forwards: tuple[dict, ...]) -> t
     return tuple(sorted(events, key=lambda event: event["at"]))
 
 
-def open_report(user: UserView, number: str, factory: sessionmaker | None = None) -> ReportView | None:
-    """Everything about one report, or None (missing or not the user's); marks it read."""
+def open_report(user: UserView, number: str, factory: sessionmaker | None = None, *,
+                record_view: bool = True) -> ReportView | None:
+    """Everything about one report, or None (missing or not the user's); audits the view and marks it
+    read (`record_view=False` for re-reading the report the user has open, after a change)."""
 
     def read(session: Session) -> ReportView | None:
         report = _find(session, user, number, "report_view")
         if report is None:
             return None
-        audit.record(session, user, "report_view", report.public_number)
+        if record_view:
+            audit.record(session, user, "report_view", report.public_number)
         routed = session.execute(select(Office.code).join(ReportRoute, ReportRoute.office_id == Office.id)
                                  .where(ReportRoute.report_id == report.id).order_by(Office.code)).scalars()
         forwards = _forward_dicts(session, report.id)
@@ -456,7 +459,7 @@ def open_report(user: UserView, number: str, factory: sessionmaker | None = None
             flagged=report.flagged)
 
     view = _run(factory, read)
-    if view is not None:
+    if view is not None and record_view:
         _mark_read(user, _run(factory, lambda s: s.execute(
             select(Report.id).where(Report.public_number == view.number)).scalar_one()), factory)
     return view
@@ -579,16 +582,17 @@ def officers(user: UserView, district: str | None = None,
     return _run(factory, read)
 
 
-def save_officer(user: UserView, *, name: str, rank: str, district: str, phone: str,
+def save_officer(user: UserView, *, name: str, rank: str, district: str, phone: str | None,
                  categories: Iterable[str] = (), officer_id: int | None = None, active: bool = True,
                  factory: sessionmaker | None = None) -> int:
-    """Add or change an officer (admins anywhere, SP offices in their district); the officer's id."""
+    """Add or change an officer (admins anywhere, SP offices in their district); the officer's id.
+    Editing with `phone=None` keeps the stored number (the dashboard only shows it masked)."""
     if user.role == "dig" or (user.role == "sp" and district not in user.district_codes):
         raise PermissionError("officers are kept by admins and by the district's SP office")
     if load_offices().district(district) is None:
         raise ValueError(f"unknown district {district!r}")
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if not PHONE_PATTERN.fullmatch(digits):
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if (phone is not None or officer_id is None) and not PHONE_PATTERN.fullmatch(digits):
         raise ValueError("the WhatsApp number needs the country code and 10 to 15 digits, e.g. 9198XXXXXXXX")
     keys = tuple(categories)
     unknown = set(keys) - set(category_keys())
@@ -603,7 +607,8 @@ def save_officer(user: UserView, *, name: str, rank: str, district: str, phone: 
                                and officer.district_code not in user.district_codes):
             raise LookupError("no such officer")
         officer.name, officer.rank, officer.district_code = name.strip(), rank.strip(), district
-        officer.phone, officer.categories, officer.active = digits, ",".join(keys), active
+        officer.phone = digits or officer.phone
+        officer.categories, officer.active = ",".join(keys), active
         session.add(officer)
         session.flush()
         audit.record(session, user, "officer_saved", detail=f"officer {officer.id} ({officer.rank} {officer.name})")
@@ -817,10 +822,10 @@ def list_users(user: UserView, factory: sessionmaker | None = None) -> tuple[dic
 
 
 def create_user(user: UserView, username: str, password: str, role: str, office_code: str | None,
-                factory: sessionmaker | None = None) -> None:
+                factory: sessionmaker | None = None) -> int:
     """Admins add users (as `python -m satark.users add` does); ValueError for bad input."""
     _admin_only(user)
-    users.add_user(username, password, role, office_code, factory=factory, actor=user)
+    return users.add_user(username, password, role, office_code, factory=factory, actor=user)
 
 
 def set_user_disabled(user: UserView, username: str, disabled: bool, factory: sessionmaker | None = None) -> None:

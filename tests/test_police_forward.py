@@ -60,9 +60,10 @@ def test_officers_are_kept_by_admins_and_sp_offices_with_masked_numbers(people):
         [(officer, "Ram Singh", ("illegal_liquor",), "••••••••2345")]
     assert {o.district for o in police.officers(people["dig"])} == {"GZP", "JNP"}
     assert len(police.officers(people["admin"], district="JNP")) == 1
-    police.save_officer(people["gzp"], officer_id=officer, name="Ram Singh", rank="SI", district="GZP",
-                        phone=OFFICER_PHONE, active=False)
-    assert not police.officers(people["gzp"])[0].active
+    police.save_officer(people["gzp"], officer_id=officer, name="Ram Singh", rank="ASI", district="GZP",
+                        phone=None, active=False)
+    edited = police.officers(people["gzp"])[0]
+    assert (edited.rank, edited.active, edited.phone_masked) == ("ASI", False, "••••••••2345")
 
 
 def test_forward_reaches_the_officer_and_delivery_receipts_update_it(people, graph):

@@ -129,6 +129,9 @@ def test_status_workflow_with_outcomes_and_timeline(offices):
     police.change_status(sp, number, "closed", outcome="duplicate", duplicate_of=f" {original.lower()}")
     view = police.open_report(sp, number)
     assert (view.status, view.outcome, view.duplicate_of) == ("closed", "duplicate", original)
+    views = len(audit_events("report_view"))
+    assert police.open_report(sp, number, record_view=False).status == "closed"
+    assert len(audit_events("report_view")) == views
     kinds = [event["kind"] for event in view.timeline]
     assert kinds.count("status") == 4 and "note" in kinds and "message_to_reporter" in kinds
     assert any("seen by the duty officer" in e["text"] for e in view.timeline)
