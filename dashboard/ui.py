@@ -68,6 +68,11 @@ def office_name(user: UserView) -> str:
     return names.get(language()) or names.get("en") or user.office_code or t("role_admin")
 
 
+def table_height(rows: int) -> int:
+    """Tall enough for up to 50 rows without a scroll bar inside the table (the page scrolls)."""
+    return 35 * (min(rows, 50) + 1) + 3
+
+
 def to_hour(moment: datetime | None) -> str:
     """India time to the hour: exact minutes help re-identify a reporter."""
     if moment is None:
