@@ -275,9 +275,12 @@ def test_photo_evidence_is_shown_inline(office_users):
     picture = io.BytesIO()
     Image.new("RGB", (40, 30), "green").save(picture, "JPEG")
     evidence = media.store(picture.getvalue(), "image", "image/jpeg", caption="**the dumper**")
-    number = submit("GZP", evidence=(evidence,)).public_number
+    document = media.store(b"%PDF-1.4\n%%EOF\n", "document", "application/pdf")
+    number = submit("GZP", evidence=(evidence, document)).public_number
     app = open_report(signed_in("sp_gzp"), number)
+    assert not app.exception
     assert len(app.get("imgs")) == 1
+    assert [b.proto.label for b in app.get("download_button")] == ["Download document"]
     assert "**the dumper**" in texts(app)
     assert ("sp_gzp", "evidence_view") in audit_actions(number)
 

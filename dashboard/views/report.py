@@ -20,6 +20,7 @@ from dashboard.ui import (
     field,
     flash,
     form_key,
+    office_label,
     outcome_name,
     plain,
     range_name,
@@ -27,6 +28,7 @@ from dashboard.ui import (
     show_flash,
     signed_in_user,
     status_name,
+    timeline_text,
     to_hour,
     to_minute,
 )
@@ -92,7 +94,7 @@ with right:
     field(t("field_place"), report.place)
     field(t("field_when"), report.when)
     field(t("field_language"), {"hi": "हिन्दी", "en": "English"}.get(report.language, report.language))
-    field(t("field_routed_to"), ", ".join(report.routed_to))
+    field(t("field_routed_to"), ", ".join(map(office_label, report.routed_to)))
 
 with st.container(border=True):
     field(t("field_description"), report.description)
@@ -123,7 +125,7 @@ for item in report.evidence:
             st.video(str(path), format=mime)
         else:
             extension = mimetypes.guess_extension(mime or "") or ""
-            st.download_button(t("download", kind=item.kind), data=path.read_bytes(), mime=mime,
+            st.download_button(t("download", kind=item.kind), data=path.read_bytes, mime=mime,
                                file_name=f"{report.number}-{item.id[:8]}{extension}", key=f"file_{item.id}")
         if item.caption:
             plain(item.caption)
@@ -136,7 +138,7 @@ with timeline:
     for entry in report.timeline:
         who = f" — {entry['by']}" if entry.get("by") else ""
         st.caption(f"{to_hour(entry['at'])} — {t('kind_' + entry['kind'])}{who}")
-        plain(entry["text"])
+        plain(timeline_text(entry))
     st.subheader(t("followups"))
     followups = [entry for entry in report.timeline if entry["kind"] == "followup"]
     if not followups:
