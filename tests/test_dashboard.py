@@ -203,6 +203,8 @@ def test_admin_sees_users_and_offices_but_no_report_content(office_users):
     assert number not in shown(app) and "secret tip" not in shown(app)
     app.switch_page("views/offices.py").run()
     assert app.title[0].value == "Offices" and "SP-GZP" in list(app.dataframe[0].value["Code"])
+    app.switch_page("views/audit.py").run()
+    assert {"sign_in", "user_disabled"} <= set(app.dataframe[0].value["Action"])
 
 
 def test_other_district_gets_the_same_answer_as_a_missing_number_and_is_audited(office_users):
