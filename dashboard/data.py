@@ -76,10 +76,12 @@ def normalize_number(text: str) -> str:
     return police.normalize_number(text)
 
 
-def open_report(user: auth.UserView, number: str) -> police.ReportView | None:
-    """Audited and marks the report read, so the inbox's unread markers are refreshed."""
-    view = police.open_report(user, number, factory=session_factory())
-    inbox.clear()
+def open_report(user: auth.UserView, number: str, record_view: bool = True) -> police.ReportView | None:
+    """A view is audited and marks the report read (the inbox's unread markers are refreshed); a
+    re-read after a change on the open page is not a new view."""
+    view = police.open_report(user, number, factory=session_factory(), record_view=record_view)
+    if record_view:
+        inbox.clear()
     return view
 
 

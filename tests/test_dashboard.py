@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from satark import media, reports, users
+from satark import media, police, reports, users
 from satark.auth import sign_in
 from satark.db.models import AuditEvent
 from satark.db.session import get_session_factory
@@ -256,6 +256,7 @@ def test_status_change_with_outcome_and_timeline(office_users):
     next(b for b in app.button if b.label == "Update status").click().run()
     assert app.error, "closing without an outcome is refused"
     assert ("sp_gzp", "status_change") in audit_actions(number)
+    assert audit_actions(number).count(("sp_gzp", "report_view")) == 1  # re-reads after a change are no views
 
 
 def test_message_to_reporter_clears_the_box_and_is_sent_once(office_users):
@@ -309,6 +310,13 @@ def test_officers_page_adds_an_officer_with_masked_number(office_users):
     listed = app.dataframe[0].value
     assert list(listed["Name"]) == ["Ram Singh"]
     assert "98765 11111" not in listed["WhatsApp number"][0] and "9876511111" not in listed["WhatsApp number"][0]
+
+    [officer] = police.officers(sign_in("sp_gzp", PASSWORD).user)
+    app.selectbox(key="officer_choice").set_value(officer.id).run()  # edit: the number stays unless typed again
+    next(i for i in app.text_input if i.label == "Rank").input("Inspector")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert list(app.dataframe[0].value["Rank"]) == ["Inspector"]
+    assert app.dataframe[0].value["WhatsApp number"][0].endswith("1111")
 
     other = signed_in("sp_jnp")
     other.switch_page("views/officers.py").run()

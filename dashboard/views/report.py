@@ -53,7 +53,9 @@ if st.query_params.get("number") != number:
 
 visit = st.session_state.get("report_visit")
 if visit is None or visit["number"] != number:
-    visit = {"number": number, "view": data.open_report(user, number), "files": {}}
+    reread_after_change = st.session_state.pop("report_changed", None) == number
+    visit = {"number": number, "view": data.open_report(user, number, record_view=not reread_after_change),
+             "files": {}}
     st.session_state["report_visit"] = visit
 report = visit["view"]
 if report is None:
@@ -64,6 +66,7 @@ if report is None:
 def reread() -> None:
     """After a change: read the report again and show the result (and a cleared form)."""
     st.session_state.pop("report_visit", None)
+    st.session_state["report_changed"] = number
     st.rerun()
 
 
@@ -201,8 +204,9 @@ with work:
         st.caption(t("no_officers"))
     else:
         with st.form(form_key("forward"), clear_on_submit=True):
-            officer = st.selectbox(t("officer"), candidates,
-                                   format_func=lambda o: f"{o.rank} {o.name} ({o.phone_masked})")
+            by_id = {o.id: o for o in candidates}
+            officer = by_id[st.selectbox(t("officer"), list(by_id), format_func=lambda i: (
+                f"{by_id[i].rank} {by_id[i].name} ({by_id[i].phone_masked})"))]
             if st.form_submit_button(t("forward_button")):
                 try:
                     data.forward(user, report.number, officer.id)
