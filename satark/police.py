@@ -418,18 +418,26 @@ def _forward_dicts(session: Session, report_id: int) -> tuple[dict, ...]:
 
 
 def _timeline(session: Session, report: Report, forwards: tuple[dict, ...]) -> tuple[dict, ...]:
-    events = [{"at": _ist(c.changed_at), "kind": "status",
-               "text": status_label(c.status, "en") + (f" — {c.note}" if c.note else ""), "by": c.changed_by}
-              for c in report.status_changes]
-    events += [{"at": _ist(m.created_at),
-                "kind": "message_to_reporter" if m.direction == "to_reporter" else "followup",
-                "text": m.body, "by": m.office_code if m.direction == "to_reporter" else None}
-               for m in report.messages]
-    notes = session.execute(select(ReportNote).where(ReportNote.report_id == report.id)).scalars()
-    events += [{"at": _ist(n.created_at), "kind": "note", "text": n.body, "by": n.author} for n in notes]
-    events += [{"at": f["at"], "kind": "forward", "text": f"Forwarded to {f['officer']} ({f['status']})",
-                "by": f["by"]} for f in forwards]
-    return tuple(sorted(events, key=lambda event: event["at"]))
+    """Everything that happened, in order. What the reporter did (submitting, following up) shows
+    only to the hour, like the report itself; police actions to the minute."""
+    moments: list[tuple[datetime, dict]] = []
+
+    def add(moment: datetime, by_reporter: bool, kind: str, text: str, by: str | None) -> None:
+        shown = to_hour(moment) if by_reporter else _ist(moment).replace(second=0, microsecond=0)
+        moments.append((moment, {"at": shown, "kind": kind, "text": text, "by": by}))
+
+    for change in report.status_changes:
+        add(change.changed_at, change.changed_by is None, "status",
+            status_label(change.status, "en") + (f" — {change.note}" if change.note else ""), change.changed_by)
+    for message in report.messages:
+        to_reporter = message.direction == "to_reporter"
+        add(message.created_at, not to_reporter, "message_to_reporter" if to_reporter else "followup",
+            message.body, message.office_code if to_reporter else None)
+    for note in session.execute(select(ReportNote).where(ReportNote.report_id == report.id)).scalars():
+        add(note.created_at, False, "note", note.body, note.author)
+    for sent in forwards:
+        add(sent["at"], False, "forward", f"Forwarded to {sent['officer']} ({sent['status']})", sent["by"])
+    return tuple(event for _, event in sorted(moments, key=lambda pair: pair[0]))
 
 
 def open_report(user: UserView, number: str, factory: sessionmaker | None = None, *,

@@ -135,6 +135,8 @@ def test_status_workflow_with_outcomes_and_timeline(offices):
     kinds = [event["kind"] for event in view.timeline]
     assert kinds.count("status") == 4 and "note" in kinds and "message_to_reporter" in kinds
     assert any("seen by the duty officer" in e["text"] for e in view.timeline)
+    submitted = view.timeline[0]
+    assert (submitted["by"], submitted["at"].minute, submitted["at"].second) == (None, 0, 0)  # reporter: hour
     assert [r.number for r in police.inbox(sp, InboxFilter()).rows] == [original]  # closed ones leave
     assert police.inbox(sp, InboxFilter(statuses=("closed",))).rows[0].number == number
 
