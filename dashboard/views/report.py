@@ -97,7 +97,7 @@ with right:
     field(t("field_place"), report.place)
     field(t("field_when"), report.when)
     field(t("field_language"), {"hi": "हिन्दी", "en": "English"}.get(report.language, report.language))
-    field(t("field_routed_to"), ", ".join(map(office_label, report.routed_to)))
+    field(t("field_routed_to"), "; ".join(map(office_label, report.routed_to)))
 
 with st.container(border=True):
     field(t("field_description"), report.description)
@@ -172,30 +172,6 @@ with work:
                 flash(t("status_updated"))
                 reread()
 
-    st.subheader(t("message_reporter"))
-    with st.form(form_key("message"), clear_on_submit=True):
-        message = st.text_area(t("message_text"), max_chars=1000)
-        if st.form_submit_button(t("send")):
-            if not message.strip():
-                st.warning(t("empty_text"))
-            else:
-                data.message_reporter(user, report.number, message.strip())
-                renew_form("message")
-                flash(t("message_sent"))
-                reread()
-
-    st.subheader(t("internal_note"))
-    with st.form(form_key("note"), clear_on_submit=True):
-        note_text = st.text_area(t("note_text"), max_chars=4000)
-        if st.form_submit_button(t("add_note")):
-            if not note_text.strip():
-                st.warning(t("empty_text"))
-            else:
-                data.add_note(user, report.number, note_text.strip())
-                renew_form("note")
-                flash(t("note_added"))
-                reread()
-
     st.subheader(t("forward"))
     candidates = [o for o in data.officers(user, report.district) if o.active]
     # Officers named for this report's category come first.
@@ -221,3 +197,27 @@ with work:
         for sent in report.forwards:
             plain(t("forward_status", officer=sent["officer"], at=to_minute(sent["at"]),
                     status=t(f"delivery_{sent['status']}")))
+
+    st.subheader(t("message_reporter"))
+    with st.form(form_key("message"), clear_on_submit=True):
+        message = st.text_area(t("message_text"), max_chars=1000)
+        if st.form_submit_button(t("send")):
+            if not message.strip():
+                st.warning(t("empty_text"))
+            else:
+                data.message_reporter(user, report.number, message.strip())
+                renew_form("message")
+                flash(t("message_sent"))
+                reread()
+
+    st.subheader(t("internal_note"))
+    with st.form(form_key("note"), clear_on_submit=True):
+        note_text = st.text_area(t("note_text"), max_chars=4000)
+        if st.form_submit_button(t("add_note")):
+            if not note_text.strip():
+                st.warning(t("empty_text"))
+            else:
+                data.add_note(user, report.number, note_text.strip())
+                renew_form("note")
+                flash(t("note_added"))
+                reread()
