@@ -188,7 +188,7 @@ def test_admin_sees_users_and_offices_but_no_report_content(office_users):
     app = signed_in("admin").run()
     assert not app.exception
     assert app.title[0].value == "Users"
-    assert {"sp_gzp", "dig_vns"} <= set(app.dataframe[0].value["username"])
+    assert {"sp_gzp", "dig_vns"} <= set(app.dataframe[0].value["Username"])
     assert "python -m satark.users add" in app.code[0].value
     app.text_input[0].input("SP-Vns")
     app.selectbox[1].set_value("SP-VNS")
