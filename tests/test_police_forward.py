@@ -83,7 +83,7 @@ def test_forward_reaches_the_officer_and_delivery_receipts_update_it(people, gra
     message = str(graph.sent()[-1])
     assert receipt.receipt_code not in message and receipt.receipt_code.replace("-", "") not in message
     graph.wait_for(lambda: forward_status(forward_id) == "delivered")
-    requests.post(f"{graph.graph}/_sandbox/templates/{sent['id']}/read", timeout=10).raise_for_status()
+    requests.post(f"{graph.graph}/_sandbox/templates/read", json={"id": sent["id"]}, timeout=10).raise_for_status()
     graph.wait_for(lambda: forward_status(forward_id) == "read")
     view = police.open_report(sp, receipt.public_number)
     assert view.status == "assigned"
