@@ -18,10 +18,9 @@ from dashboard.ui import (
     table_height,
     to_hour,
 )
-from satark.police import STATUSES, InboxFilter
+from satark.police import SORTS, STATUSES, InboxFilter
 
 EVIDENCE_CHOICES = {"evidence_any": None, "evidence_with": True, "evidence_without": False}
-SORTS = ("urgent_first", "newest", "oldest")
 PAGE_SIZES = (25, 50, 100, 200)
 
 user = signed_in_user()
