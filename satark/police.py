@@ -672,13 +672,24 @@ def _as_week(value: object) -> date:
     return value if isinstance(value, date) else date.fromordinal(int(value) * 7 - JULIAN_DAY_OF_ORDINAL_0)
 
 
-def _median(session: Session, base: Select, value: ColumnElement, present: ColumnElement) -> float | None:
-    """The median in SQL on either database, in one pass: the middle row(s) by window functions."""
-    ranked = base.with_only_columns(value.label("v"), func.row_number().over(order_by=value).label("rank"),
-                                    func.count().over().label("n")).where(present).subquery()
-    middle = (ranked.c.rank == (ranked.c.n + 1) / 2) | (ranked.c.rank == (ranked.c.n + 2) / 2)
-    median = session.execute(select(func.avg(ranked.c.v)).where(middle)).scalar_one()
-    return None if median is None else round(float(median), 1)
+def _medians(session: Session, base: Select, dialect: str) -> tuple[float | None, float | None]:
+    """Median hours to acknowledge and to close, in SQL: PostgreSQL's percentile_cont (one pass);
+    on SQLite, per median the count and then the middle row(s) in order."""
+    durations = (_hours_between(Report.created_at, Report.acknowledged_at, dialect),
+                 _hours_between(Report.created_at, Report.closed_at, dialect))
+    if dialect == "postgresql":
+        values = session.execute(base.with_only_columns(
+            *(func.percentile_cont(0.5).within_group(d) for d in durations))).one()
+    else:
+        values = []
+        for duration in durations:
+            present = base.where(duration.is_not(None))
+            n = session.execute(present.with_only_columns(func.count())).scalar_one()
+            middle = session.execute(present.with_only_columns(duration).order_by(duration)
+                                     .limit(2 - n % 2).offset((n - 1) // 2)).scalars().all() if n else []
+            values.append(sum(middle) / len(middle) if middle else None)
+    acknowledge, close = (None if v is None else round(float(v), 1) for v in values)
+    return acknowledge, close
 
 
 def overview(user: UserView, flt: InboxFilter, factory: sessionmaker | None = None) -> Overview:
@@ -705,14 +716,12 @@ def overview(user: UserView, flt: InboxFilter, factory: sessionmaker | None = No
             by_status[status] += n
             weekly[_as_week(week_start)] += n
             heatmap[(category, district)] += n
+        medians = _medians(session, base, dialect)
         return Overview(
             by_category=dict(by_category), by_district=dict(by_district), by_status=dict(by_status),
             weekly=tuple(sorted(weekly.items())),
             heatmap=tuple((category, district, n) for (category, district), n in sorted(heatmap.items())),
-            median_hours_to_acknowledge=_median(session, base, _hours_between(
-                Report.created_at, Report.acknowledged_at, dialect), Report.acknowledged_at.is_not(None)),
-            median_hours_to_close=_median(session, base, _hours_between(
-                Report.created_at, Report.closed_at, dialect), Report.closed_at.is_not(None)),
+            median_hours_to_acknowledge=medians[0], median_hours_to_close=medians[1],
             total=sum(by_status.values()))
 
     return _run(factory, read)
