@@ -161,3 +161,12 @@ def session_expired(signed_in_at: datetime, last_seen_at: datetime, now: datetim
     now = now or datetime.now(timezone.utc)
     return (now - last_seen_at > timedelta(minutes=settings.session_idle_minutes)
             or now - signed_in_at > timedelta(hours=settings.session_max_hours))
+
+
+def still_valid(user: UserView, signed_in_at: datetime, factory: sessionmaker | None = None) -> bool:
+    """Whether a signed-in session may go on: the user exists, is not disabled or locked, and the
+    password has not changed since (a reset by an admin ends other sessions)."""
+    with (factory or get_session_factory()).begin() as session:
+        row = session.get(User, user.id)
+        return (row is not None and not row.disabled and row.password_changed_at <= signed_in_at
+                and (row.locked_until is None or row.locked_until <= utcnow()))
