@@ -135,12 +135,8 @@ def seed_reports(count: int, factory: sessionmaker | None = None, directory: Off
             rows.flush(factory)
     rows.flush(factory)
     with factory.begin() as session:
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":  # planner statistics, as autovacuum gathers
+        if session.get_bind().dialect.name == "postgresql":  # planner statistics, as autovacuum gathers
             session.execute(text("ANALYZE"))
-    if dialect == "sqlite":  # fold the bulk load's write-ahead log into the database file
-        with factory().connection() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return count
 
 
