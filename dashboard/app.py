@@ -28,12 +28,13 @@ def forget_user() -> None:
 
 
 def current_user() -> UserView | None:
-    """The signed-in user, unless the session has been idle or open too long (then signed out)."""
+    """The signed-in user, unless the session has ended (then signed out): idle or open too long, or
+    the account disabled, locked or given a new password meanwhile."""
     user = st.session_state.get("user")
     if user is None:
         return None
     now = datetime.now(timezone.utc)
-    if data.session_expired(st.session_state["signed_in_at"], st.session_state["last_seen_at"]):
+    if data.session_ended(user, st.session_state["signed_in_at"], st.session_state["last_seen_at"]):
         data.sign_out(user)
         forget_user()
         st.session_state["notice"] = "session_expired"

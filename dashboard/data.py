@@ -53,8 +53,10 @@ def change_password(user: auth.UserView, old: str, new: str) -> bool:
     return auth.change_password(user, old, new, factory=session_factory())
 
 
-def session_expired(signed_in_at: datetime, last_seen_at: datetime) -> bool:
-    return auth.session_expired(signed_in_at, last_seen_at)
+def session_ended(user: auth.UserView, signed_in_at: datetime, last_seen_at: datetime) -> bool:
+    """Idle or open too long, or the account was disabled, locked or given a new password since."""
+    return (auth.session_expired(signed_in_at, last_seen_at)
+            or not auth.still_valid(user, signed_in_at, factory=session_factory()))
 
 
 # -- reports ---------------------------------------------------------------------------------------

@@ -119,6 +119,12 @@ def test_idle_session_expires_and_sign_out(office_users):
     assert "user" not in app.session_state
 
     app = signed_in("sp_gzp").run()
+    users.set_disabled("sp_gzp")  # an admin disables the account: its open session ends too
+    app.run()
+    assert "user" not in app.session_state
+    users.set_disabled("sp_gzp", False)
+
+    app = signed_in("sp_gzp").run()
     app.sidebar.button(key="sign_out").click().run()
     assert "user" not in app.session_state and app.text_input[0].label == "Username"
     assert audit_actions()[-1] == ("sp_gzp", "sign_out")
@@ -362,6 +368,7 @@ def test_password_change(office_users):
         field.input(value)
     next(b for b in app.button if b.label == "Change password").click().run()
     assert app.success[0].value == "Password changed."
+    assert app.run().title[0].value == "Change password"  # this session goes on after its own change
     assert sign_in("sp_gzp", "a new long password").outcome == "ok"
 
 

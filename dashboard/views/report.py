@@ -140,7 +140,8 @@ with timeline:
         st.caption(t("no_timeline"))
     for entry in report.timeline:
         who = f" — {entry['by']}" if entry.get("by") else ""
-        st.caption(f"{to_hour(entry['at'])} — {t('kind_' + entry['kind'])}{who}")
+        # The reporter's events come truncated to the hour from the service layer; police actions to the minute.
+        st.caption(f"{to_minute(entry['at'])} — {t('kind_' + entry['kind'])}{who}")
         plain(timeline_text(entry))
     st.subheader(t("followups"))
     followups = [entry for entry in report.timeline if entry["kind"] == "followup"]
