@@ -71,8 +71,9 @@ test-unit: install train ## pytest: actions, data layer, connector, end to end
 bench: install bench-dashboard ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency, training time
 	$(BIN)/python -m bench.nlu --full-train
 
-bench-dashboard: install ## Dashboard service calls (inbox, overview) on 100,000 reports, SQLite and PostgreSQL
+bench-dashboard: install ## Dashboard service calls and rendered pages (inbox, overview) on 100,000 reports, SQLite and PostgreSQL
 	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.dashboard_pages
 
 lock: ## Re-resolve requirements.txt into requirements.lock (needs network)
 	@py="$$(scripts/find_python310.sh)" && rm -rf /tmp/satark-lock && "$$py" -m venv /tmp/satark-lock && \

@@ -2,6 +2,8 @@
 pages of their role; every page reads through `dashboard.data`, which enforces nothing itself: the
 service layer (`satark.police`) scopes every read to the signed-in user's offices."""
 
+from __future__ import annotations
+
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +16,7 @@ from dashboard import data
 from dashboard.labels import LANGUAGES, t
 from dashboard.ui import office_name
 from dashboard.views import sign_in
+from satark.auth import UserView
 
 st.set_page_config(page_title="Satark Mitra", page_icon="🛡️", layout="wide")
 
@@ -24,13 +27,14 @@ def forget_user() -> None:
             del st.session_state[key]
 
 
-def current_user():
-    """The signed-in user, unless the session has been idle or open too long (then signed out)."""
+def current_user() -> UserView | None:
+    """The signed-in user, unless the session has ended (then signed out): idle or open too long, or
+    the account disabled, locked or given a new password meanwhile."""
     user = st.session_state.get("user")
     if user is None:
         return None
     now = datetime.now(timezone.utc)
-    if data.session_expired(st.session_state["signed_in_at"], st.session_state["last_seen_at"]):
+    if data.session_ended(user, st.session_state["signed_in_at"], st.session_state["last_seen_at"]):
         data.sign_out(user)
         forget_user()
         st.session_state["notice"] = "session_expired"
@@ -39,7 +43,7 @@ def current_user():
     return user
 
 
-def pages_for(user) -> list:
+def pages_for(user: UserView) -> list[st.Page]:
     inbox = st.Page("views/inbox.py", title=t("page_inbox"), icon="📥", url_path="inbox", default=True)
     report = st.Page("views/report.py", title=t("page_report"), icon="🔎", url_path="report")
     officers = st.Page("views/officers.py", title=t("page_officers"), icon="👮", url_path="officers")
@@ -57,7 +61,7 @@ def pages_for(user) -> list:
 
 
 @st.fragment(run_every=data.refresh_seconds())
-def watch_new_reports(user, on_inbox: bool) -> None:
+def watch_new_reports(user: UserView, on_inbox: bool) -> None:
     """Polls the newest report id; new reports refresh the inbox, urgent ones raise an alert."""
     newest = data.newest_report_id(user)
     seen = st.session_state.setdefault("seen_report_id", newest)

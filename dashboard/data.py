@@ -47,15 +47,16 @@ def sign_in(username: str, password: str) -> auth.SignIn:
 
 def sign_out(user: auth.UserView) -> None:
     auth.sign_out(user, factory=session_factory())
-    st.cache_data.clear()
 
 
 def change_password(user: auth.UserView, old: str, new: str) -> bool:
     return auth.change_password(user, old, new, factory=session_factory())
 
 
-def session_expired(signed_in_at: datetime, last_seen_at: datetime) -> bool:
-    return auth.session_expired(signed_in_at, last_seen_at)
+def session_ended(user: auth.UserView, signed_in_at: datetime, last_seen_at: datetime) -> bool:
+    """Idle or open too long, or the account was disabled, locked or given a new password since."""
+    return (auth.session_expired(signed_in_at, last_seen_at)
+            or not auth.still_valid(user, signed_in_at, factory=session_factory()))
 
 
 # -- reports ---------------------------------------------------------------------------------------
@@ -77,10 +78,12 @@ def normalize_number(text: str) -> str:
     return police.normalize_number(text)
 
 
-def open_report(user: auth.UserView, number: str) -> police.ReportView | None:
-    """Audited and marks the report read, so the inbox's unread markers are refreshed."""
-    view = police.open_report(user, number, factory=session_factory())
-    inbox.clear()
+def open_report(user: auth.UserView, number: str, record_view: bool = True) -> police.ReportView | None:
+    """A view is audited and marks the report read (the inbox's unread markers are refreshed); a
+    re-read after a change on the open page is not a new view."""
+    view = police.open_report(user, number, factory=session_factory(), record_view=record_view)
+    if record_view:
+        inbox.clear()
     return view
 
 

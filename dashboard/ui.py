@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.labels import language, t
 from satark.auth import UserView
-from satark.taxonomy import get_category, outcome_label, status_label
+from satark.taxonomy import STATUS_LABELS, get_category, outcome_label, status_label
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -53,6 +53,21 @@ def outcome_name(outcome: str | None) -> str:
     return outcome_label(outcome, language()) if outcome else "—"
 
 
+def timeline_text(entry: dict) -> str:
+    """Status events come with the English status name; shown in the chosen language."""
+    text = entry["text"]
+    if entry["kind"] == "status" and language() != "en":
+        for status, names in STATUS_LABELS.items():
+            if text == names["en"] or text.startswith(names["en"] + " — "):
+                return status_label(status, language()) + text[len(names["en"]):]
+    return text
+
+
+def office_label(code: str) -> str:
+    office = data.offices().office(code)
+    return office.name.get(language(), office.name["en"]) if office else code
+
+
 def district_name(code: str) -> str:
     district = data.offices().district(code)
     return district.label(language()) if district else code
@@ -66,6 +81,11 @@ def range_name(code: str) -> str:
 def office_name(user: UserView) -> str:
     names = user.office_name or {}
     return names.get(language()) or names.get("en") or user.office_code or t("role_admin")
+
+
+def table_height(rows: int) -> int:
+    """Tall enough for up to 50 rows without a scroll bar inside the table (the page scrolls)."""
+    return 35 * (min(rows, 50) + 1) + 3
 
 
 def to_hour(moment: datetime | None) -> str:

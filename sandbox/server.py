@@ -11,7 +11,8 @@ everything recorded. The chat page (`/`) sends signed webhooks to the connector 
 
 Officers' side: template messages (reports forwarded to officers) are listed at `/officer` and as
 JSON at `/_sandbox/templates`; like Meta, the stand-in then posts delivery receipts (sent,
-delivered) to the webhook, and "read" when the tester opens one (`POST /_sandbox/templates/{id}/read`).
+delivered) to the webhook, and "read" when the tester opens one (`POST /_sandbox/templates/read`
+with `{"id": message id}`: WhatsApp ids hold "/" and "+", so not in the path).
 
 Everything stays in memory; nothing is written to disk or logged with a phone number.
 """
@@ -279,7 +280,8 @@ class Sandbox:
 
     async def read_template(self, request: web.Request) -> web.Response:
         """The officer opened the message: a "read" receipt goes to the webhook."""
-        entry = next((t for t in self.state.templates if t["id"] == request.match_info["message_id"]), None)
+        message_id = (await request.json()).get("id")
+        entry = next((t for t in self.state.templates if t["id"] == message_id), None)
         if entry is None:
             return web.json_response({"error": "no such template message"}, status=404)
         await self._receipts(entry, ("read",))
@@ -440,7 +442,7 @@ class Sandbox:
         app.router.add_get("/", self.page)
         app.router.add_get("/officer", self.officer_page)
         app.router.add_get("/_sandbox/templates", self.list_templates)
-        app.router.add_post("/_sandbox/templates/{message_id:.+}/read", self.read_template)
+        app.router.add_post("/_sandbox/templates/read", self.read_template)
         app.router.add_post("/_chat/send", self.chat_send)
         app.router.add_post("/_chat/upload", self.chat_upload)
         app.router.add_get("/_chat/messages", self.chat_messages)

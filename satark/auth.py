@@ -96,8 +96,10 @@ def user_view(row: User, directory: OfficeDirectory | None = None) -> UserView:
                     district_codes=directory.district_codes_of_office(office.code) if office else ())
 
 
-def _user_by_name(session: Session, username: str) -> User | None:
-    return session.execute(select(User).where(User.username == username.strip().lower())).scalar_one_or_none()
+def _user_for_sign_in(session: Session, username: str) -> User | None:
+    """Locked for the transaction: parallel wrong guesses must all count (PostgreSQL; SQLite serialises)."""
+    statement = select(User).where(User.username == username.strip().lower()).with_for_update()
+    return session.execute(statement).scalar_one_or_none()
 
 
 def _minutes_left(until: datetime, now: datetime) -> int:
@@ -107,7 +109,7 @@ def _minutes_left(until: datetime, now: datetime) -> int:
 def sign_in(username: str, password: str, factory: sessionmaker | None = None) -> SignIn:
     settings = get_police_settings()
     with (factory or get_session_factory()).begin() as session:
-        row = _user_by_name(session, username)
+        row = _user_for_sign_in(session, username)
         now = utcnow()
         if row is None:
             _verify(_DUMMY_HASH, password)
@@ -159,3 +161,12 @@ def session_expired(signed_in_at: datetime, last_seen_at: datetime, now: datetim
     now = now or datetime.now(timezone.utc)
     return (now - last_seen_at > timedelta(minutes=settings.session_idle_minutes)
             or now - signed_in_at > timedelta(hours=settings.session_max_hours))
+
+
+def still_valid(user: UserView, signed_in_at: datetime, factory: sessionmaker | None = None) -> bool:
+    """Whether a signed-in session may go on: the user exists, is not disabled or locked, and the
+    password has not changed since (a reset by an admin ends other sessions)."""
+    with (factory or get_session_factory()).begin() as session:
+        row = session.get(User, user.id)
+        return (row is not None and not row.disabled and row.password_changed_at <= signed_in_at
+                and (row.locked_until is None or row.locked_until <= utcnow()))

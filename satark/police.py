@@ -244,8 +244,13 @@ def _exists(session: Session, normalized: str) -> bool:
     return session.execute(select(Report.id).where(Report.public_number == normalized)).first() is not None
 
 
-def _refuse_if_exists(session: Session, user: UserView, normalized: str, action: str) -> None:
-    if _exists(session, normalized):
+def _refuse_if_outside(session: Session, user: UserView, office_id: int | None, normalized: str, action: str) -> None:
+    """Audit a search or export for the number of a report the user may not see."""
+    statement = select(Report.id).where(Report.public_number == normalized)
+    if office_id is not None:
+        statement = statement.where(~exists().where(ReportRoute.report_id == Report.id,
+                                                    ReportRoute.office_id == office_id))
+    if session.execute(statement).first() is not None:
         audit.record(session, user, "access_refused", normalized, action)
 
 
@@ -300,10 +305,11 @@ def _order(sort: str) -> tuple:
     return (Report.urgent.desc(), *newest) if sort == "urgent_first" else newest
 
 
-def _audit_searched_number(session: Session, user: UserView, flt: InboxFilter, found: int, action: str) -> None:
+def _audit_searched_number(session: Session, user: UserView, office_id: int | None, flt: InboxFilter,
+                           found: int, action: str) -> None:
     number = normalize_number(flt.text)
     if not found and NUMBER_PATTERN.fullmatch(number):
-        _refuse_if_exists(session, user, number, action)
+        _refuse_if_outside(session, user, office_id, number, action)
 
 
 def _counts(session: Session, user: UserView, office_id: int) -> dict[str, int]:
@@ -328,12 +334,12 @@ def inbox(user: UserView, flt: InboxFilter, page: int = 1, page_size: int = 50,
     def read(session: Session) -> InboxPage:
         office_id = _office_id(session, user)
         if office_id is None:
-            _audit_searched_number(session, user, flt, 0, "search")
+            _audit_searched_number(session, user, None, flt, 0, "search")
             return InboxPage((), 0, page, page_size, {"open": 0, "urgent": 0, "unread": 0, "new": 0})
         conditions = _conditions(flt)
         total = session.execute(_scoped(select(func.count(Report.id)).select_from(Report), office_id)
                                 .where(*conditions)).scalar_one()
-        _audit_searched_number(session, user, flt, total, "search")
+        _audit_searched_number(session, user, office_id, flt, total, "search")
         rows = session.execute(
             _scoped(select(Report.id, Report.public_number, Report.created_at, Report.category,
                            Report.district_code, Report.place, Report.urgent, Report.status, Report.flagged),
@@ -412,28 +418,39 @@ def _forward_dicts(session: Session, report_id: int) -> tuple[dict, ...]:
 
 
 def _timeline(session: Session, report: Report, forwards: tuple[dict, ...]) -> tuple[dict, ...]:
-    events = [{"at": _ist(c.changed_at), "kind": "status",
-               "text": status_label(c.status, "en") + (f" — {c.note}" if c.note else ""), "by": c.changed_by}
-              for c in report.status_changes]
-    events += [{"at": _ist(m.created_at),
-                "kind": "message_to_reporter" if m.direction == "to_reporter" else "followup",
-                "text": m.body, "by": m.office_code if m.direction == "to_reporter" else None}
-               for m in report.messages]
-    notes = session.execute(select(ReportNote).where(ReportNote.report_id == report.id)).scalars()
-    events += [{"at": _ist(n.created_at), "kind": "note", "text": n.body, "by": n.author} for n in notes]
-    events += [{"at": f["at"], "kind": "forward", "text": f"Forwarded to {f['officer']} ({f['status']})",
-                "by": f["by"]} for f in forwards]
-    return tuple(sorted(events, key=lambda event: event["at"]))
+    """Everything that happened, in order. What the reporter did (submitting, following up) shows
+    only to the hour, like the report itself; police actions to the minute."""
+    moments: list[tuple[datetime, dict]] = []
+
+    def add(moment: datetime, by_reporter: bool, kind: str, text: str, by: str | None) -> None:
+        shown = to_hour(moment) if by_reporter else _ist(moment).replace(second=0, microsecond=0)
+        moments.append((moment, {"at": shown, "kind": kind, "text": text, "by": by}))
+
+    for change in report.status_changes:
+        add(change.changed_at, change.changed_by is None, "status",
+            status_label(change.status, "en") + (f" — {change.note}" if change.note else ""), change.changed_by)
+    for message in report.messages:
+        to_reporter = message.direction == "to_reporter"
+        add(message.created_at, not to_reporter, "message_to_reporter" if to_reporter else "followup",
+            message.body, message.office_code if to_reporter else None)
+    for note in session.execute(select(ReportNote).where(ReportNote.report_id == report.id)).scalars():
+        add(note.created_at, False, "note", note.body, note.author)
+    for sent in forwards:
+        add(sent["at"], False, "forward", f"Forwarded to {sent['officer']} ({sent['status']})", sent["by"])
+    return tuple(event for _, event in sorted(moments, key=lambda pair: pair[0]))
 
 
-def open_report(user: UserView, number: str, factory: sessionmaker | None = None) -> ReportView | None:
-    """Everything about one report, or None (missing or not the user's); marks it read."""
+def open_report(user: UserView, number: str, factory: sessionmaker | None = None, *,
+                record_view: bool = True) -> ReportView | None:
+    """Everything about one report, or None (missing or not the user's); audits the view and marks it
+    read (`record_view=False` for re-reading the report the user has open, after a change)."""
 
     def read(session: Session) -> ReportView | None:
         report = _find(session, user, number, "report_view")
         if report is None:
             return None
-        audit.record(session, user, "report_view", report.public_number)
+        if record_view:
+            audit.record(session, user, "report_view", report.public_number)
         routed = session.execute(select(Office.code).join(ReportRoute, ReportRoute.office_id == Office.id)
                                  .where(ReportRoute.report_id == report.id).order_by(Office.code)).scalars()
         forwards = _forward_dicts(session, report.id)
@@ -450,7 +467,7 @@ def open_report(user: UserView, number: str, factory: sessionmaker | None = None
             flagged=report.flagged)
 
     view = _run(factory, read)
-    if view is not None:
+    if view is not None and record_view:
         _mark_read(user, _run(factory, lambda s: s.execute(
             select(Report.id).where(Report.public_number == view.number)).scalar_one()), factory)
     return view
@@ -573,16 +590,17 @@ def officers(user: UserView, district: str | None = None,
     return _run(factory, read)
 
 
-def save_officer(user: UserView, *, name: str, rank: str, district: str, phone: str,
+def save_officer(user: UserView, *, name: str, rank: str, district: str, phone: str | None,
                  categories: Iterable[str] = (), officer_id: int | None = None, active: bool = True,
                  factory: sessionmaker | None = None) -> int:
-    """Add or change an officer (admins anywhere, SP offices in their district); the officer's id."""
+    """Add or change an officer (admins anywhere, SP offices in their district); the officer's id.
+    Editing with `phone=None` keeps the stored number (the dashboard only shows it masked)."""
     if user.role == "dig" or (user.role == "sp" and district not in user.district_codes):
         raise PermissionError("officers are kept by admins and by the district's SP office")
     if load_offices().district(district) is None:
         raise ValueError(f"unknown district {district!r}")
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if not PHONE_PATTERN.fullmatch(digits):
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if (phone is not None or officer_id is None) and not PHONE_PATTERN.fullmatch(digits):
         raise ValueError("the WhatsApp number needs the country code and 10 to 15 digits, e.g. 9198XXXXXXXX")
     keys = tuple(categories)
     unknown = set(keys) - set(category_keys())
@@ -597,7 +615,8 @@ def save_officer(user: UserView, *, name: str, rank: str, district: str, phone: 
                                and officer.district_code not in user.district_codes):
             raise LookupError("no such officer")
         officer.name, officer.rank, officer.district_code = name.strip(), rank.strip(), district
-        officer.phone, officer.categories, officer.active = digits, ",".join(keys), active
+        officer.phone = digits or officer.phone
+        officer.categories, officer.active = ",".join(keys), active
         session.add(officer)
         session.flush()
         audit.record(session, user, "officer_saved", detail=f"officer {officer.id} ({officer.rank} {officer.name})")
@@ -653,13 +672,24 @@ def _as_week(value: object) -> date:
     return value if isinstance(value, date) else date.fromordinal(int(value) * 7 - JULIAN_DAY_OF_ORDINAL_0)
 
 
-def _median(session: Session, base: Select, value: ColumnElement, present: ColumnElement) -> float | None:
-    """The median in SQL on either database, in one pass: the middle row(s) by window functions."""
-    ranked = base.with_only_columns(value.label("v"), func.row_number().over(order_by=value).label("rank"),
-                                    func.count().over().label("n")).where(present).subquery()
-    middle = (ranked.c.rank == (ranked.c.n + 1) / 2) | (ranked.c.rank == (ranked.c.n + 2) / 2)
-    median = session.execute(select(func.avg(ranked.c.v)).where(middle)).scalar_one()
-    return None if median is None else round(float(median), 1)
+def _medians(session: Session, base: Select, dialect: str) -> tuple[float | None, float | None]:
+    """Median hours to acknowledge and to close, in SQL: PostgreSQL's percentile_cont (one pass);
+    on SQLite, per median the count and then the middle row(s) in order."""
+    durations = (_hours_between(Report.created_at, Report.acknowledged_at, dialect),
+                 _hours_between(Report.created_at, Report.closed_at, dialect))
+    if dialect == "postgresql":
+        values = session.execute(base.with_only_columns(
+            *(func.percentile_cont(0.5).within_group(d) for d in durations))).one()
+    else:
+        values = []
+        for duration in durations:
+            present = base.where(duration.is_not(None))
+            n = session.execute(present.with_only_columns(func.count())).scalar_one()
+            middle = session.execute(present.with_only_columns(duration).order_by(duration)
+                                     .limit(2 - n % 2).offset((n - 1) // 2)).scalars().all() if n else []
+            values.append(sum(middle) / len(middle) if middle else None)
+    acknowledge, close = (None if v is None else round(float(v), 1) for v in values)
+    return acknowledge, close
 
 
 def overview(user: UserView, flt: InboxFilter, factory: sessionmaker | None = None) -> Overview:
@@ -686,14 +716,12 @@ def overview(user: UserView, flt: InboxFilter, factory: sessionmaker | None = No
             by_status[status] += n
             weekly[_as_week(week_start)] += n
             heatmap[(category, district)] += n
+        medians = _medians(session, base, dialect)
         return Overview(
             by_category=dict(by_category), by_district=dict(by_district), by_status=dict(by_status),
             weekly=tuple(sorted(weekly.items())),
             heatmap=tuple((category, district, n) for (category, district), n in sorted(heatmap.items())),
-            median_hours_to_acknowledge=_median(session, base, _hours_between(
-                Report.created_at, Report.acknowledged_at, dialect), Report.acknowledged_at.is_not(None)),
-            median_hours_to_close=_median(session, base, _hours_between(
-                Report.created_at, Report.closed_at, dialect), Report.closed_at.is_not(None)),
+            median_hours_to_acknowledge=medians[0], median_hours_to_close=medians[1],
             total=sum(by_status.values()))
 
     return _run(factory, read)
@@ -717,7 +745,7 @@ def export_csv(user: UserView, flt: InboxFilter, factory: sessionmaker | None = 
         header = ["number", "received_hour_ist", "category", "district", "place", "urgent", "flagged",
                   "status", "outcome", "evidence_files"]
         if office_id is None:
-            _audit_searched_number(session, user, flt, 0, "export")
+            _audit_searched_number(session, user, None, flt, 0, "export")
             audit.record(session, user, "export", detail="0 reports")
             return _csv(header, [])
         evidence = (select(EvidenceItem.report_id, func.count(EvidenceItem.id).label("n"))
@@ -728,7 +756,7 @@ def export_csv(user: UserView, flt: InboxFilter, factory: sessionmaker | None = 
                            func.coalesce(evidence.c.n, 0)), office_id)
             .outerjoin(evidence, evidence.c.report_id == Report.id)
             .where(*_conditions(flt)).order_by(*_order(flt.sort))).all()
-        _audit_searched_number(session, user, flt, len(rows), "export")
+        _audit_searched_number(session, user, office_id, flt, len(rows), "export")
         audit.record(session, user, "export", detail=f"{len(rows)} reports")
 
         def label(category: str) -> str:
@@ -811,10 +839,10 @@ def list_users(user: UserView, factory: sessionmaker | None = None) -> tuple[dic
 
 
 def create_user(user: UserView, username: str, password: str, role: str, office_code: str | None,
-                factory: sessionmaker | None = None) -> None:
+                factory: sessionmaker | None = None) -> int:
     """Admins add users (as `python -m satark.users add` does); ValueError for bad input."""
     _admin_only(user)
-    users.add_user(username, password, role, office_code, factory=factory, actor=user)
+    return users.add_user(username, password, role, office_code, factory=factory, actor=user)
 
 
 def set_user_disabled(user: UserView, username: str, disabled: bool, factory: sessionmaker | None = None) -> None:

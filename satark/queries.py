@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.sql import Select
 
-from satark.db.models import CodeAttempt, EvidenceItem, Office, Report, ReportMessage, ReportRoute
+from satark.db.models import CodeAttempt, EvidenceItem, Office, Report, ReportMessage
 
 
 def report_by_draft_key(draft_key: str) -> Select:
@@ -22,17 +22,6 @@ def report_by_public_number(public_number: str) -> Select:
 
 def offices_by_codes(codes: list[str]) -> Select:
     return select(Office).where(Office.code.in_(codes))
-
-
-def reports_for_office(office_code: str, limit: int = 200) -> Select:
-    return (
-        select(Report)
-        .join(ReportRoute, ReportRoute.report_id == Report.id)
-        .join(Office, Office.id == ReportRoute.office_id)
-        .where(Office.code == office_code)
-        .order_by(Report.created_at.desc())
-        .limit(limit)
-    )
 
 
 def messages_to_reporter(report_id: int) -> Select:

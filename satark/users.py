@@ -44,18 +44,21 @@ def _username(text: str) -> str:
 
 
 def add_user(username: str, password: str, role: str, office_code: str | None,
-             factory: sessionmaker | None = None, actor: Actor | None = None) -> None:
-    """ValueError for a bad name, role, office or weak password, or when the user exists."""
+             factory: sessionmaker | None = None, actor: Actor | None = None) -> int:
+    """The new user's id; ValueError for a bad name, role, office or weak password, or when the user exists."""
     name = _username(username)
     office = office_code.strip().upper() if office_code else None
     check_role_office(role, office)
     check_new_password(name, password)
     try:
         with (factory or get_session_factory()).begin() as session:
-            session.add(User(username=name, password_hash=hash_password(password), role=role,
-                             office_code=office, disabled=False, failed_sign_ins=0))
+            row = User(username=name, password_hash=hash_password(password), role=role,
+                       office_code=office, disabled=False, failed_sign_ins=0)
+            session.add(row)
             audit.record(session, actor, "user_added", detail=f"{name} ({role}, {office or 'no office'})",
                          username="command line")
+            session.flush()
+            return row.id
     except IntegrityError:
         raise ValueError(f"user {name} exists already") from None
 

@@ -27,6 +27,8 @@ $BIN/python -m satark.preflight rasa actions || { echo "Not starting: see above 
 
 # endpoints.yml reads the action server's address from the environment (docs/DEPLOYMENT.md).
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}"
+# Forwarded reports link officers to this dashboard.
+export DASHBOARD_PUBLIC_URL="${DASHBOARD_PUBLIC_URL:-http://127.0.0.1:$DASHBOARD_PORT}"
 
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -70,7 +72,8 @@ Satark Mitra is running (logs in $VAR/logs):
   Action server:               http://$ACTIONS_HOST:$ACTIONS_PORT/health
   Dashboard:                   http://$DASHBOARD_HOST:$DASHBOARD_PORT
 MSG
-[ -n "${SANDBOX:-}" ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/"
+[ -n "${SANDBOX:-}" ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/" \
+  && echo "  Officer inbox (forwards):     http://127.0.0.1:$SANDBOX_PORT/officer"
 [ ${#RASA_API[@]} -gt 0 ] && echo "  Rasa HTTP API: on, token required" || echo "  Rasa HTTP API: off (set RASA_API_TOKEN to turn it on)"
 echo "Press Ctrl-C to stop."
 wait -n "${pids[@]}"

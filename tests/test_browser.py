@@ -206,6 +206,14 @@ def test_sp_office_handles_a_report_in_the_browser_and_another_district_cannot_o
     page.set_viewport_size({"width": 1400, "height": 2000})
     page.wait_for_timeout(500)
     page.screenshot(path=SCREENSHOTS / "report.png")
+
+    # A new urgent report appears in the open inbox by itself, with an alert.
+    page.get_by_role("link", name="Inbox").click()
+    expect(page.get_by_role("heading", name="Inbox — SP Office, Ghazipur")).to_be_visible()
+    urgent = run_python(stack, "-c", "from tests.support.police import submit; "
+                        "print(submit('GZP', urgent=True).public_number)").strip()
+    expect(page.get_by_text(f"New urgent report(s): {urgent}").first).to_be_visible(timeout=20_000)
+    expect(page.locator('[data-testid="stDataFrame"] table')).to_contain_text(urgent)
     page.close()
 
     # Jaunpur's SP office, following a link to the Ghazipur report: asked to sign in, then refused.

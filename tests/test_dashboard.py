@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from satark import media, reports, users
+from satark import media, police, reports, users
 from satark.auth import sign_in
 from satark.db.models import AuditEvent
 from satark.db.session import get_session_factory
@@ -119,6 +119,12 @@ def test_idle_session_expires_and_sign_out(office_users):
     assert "user" not in app.session_state
 
     app = signed_in("sp_gzp").run()
+    users.set_disabled("sp_gzp")  # an admin disables the account: its open session ends too
+    app.run()
+    assert "user" not in app.session_state
+    users.set_disabled("sp_gzp", False)
+
+    app = signed_in("sp_gzp").run()
     app.sidebar.button(key="sign_out").click().run()
     assert "user" not in app.session_state and app.text_input[0].label == "Username"
     assert audit_actions()[-1] == ("sp_gzp", "sign_out")
@@ -188,7 +194,7 @@ def test_admin_sees_users_and_offices_but_no_report_content(office_users):
     app = signed_in("admin").run()
     assert not app.exception
     assert app.title[0].value == "Users"
-    assert {"sp_gzp", "dig_vns"} <= set(app.dataframe[0].value["username"])
+    assert {"sp_gzp", "dig_vns"} <= set(app.dataframe[0].value["Username"])
     assert "python -m satark.users add" in app.code[0].value
     app.text_input[0].input("SP-Vns")
     app.selectbox[1].set_value("SP-VNS")
@@ -203,6 +209,8 @@ def test_admin_sees_users_and_offices_but_no_report_content(office_users):
     assert number not in shown(app) and "secret tip" not in shown(app)
     app.switch_page("views/offices.py").run()
     assert app.title[0].value == "Offices" and "SP-GZP" in list(app.dataframe[0].value["Code"])
+    app.switch_page("views/audit.py").run()
+    assert {"sign_in", "user_disabled"} <= set(app.dataframe[0].value["Action"])
 
 
 def test_other_district_gets_the_same_answer_as_a_missing_number_and_is_audited(office_users):
@@ -254,6 +262,7 @@ def test_status_change_with_outcome_and_timeline(office_users):
     next(b for b in app.button if b.label == "Update status").click().run()
     assert app.error, "closing without an outcome is refused"
     assert ("sp_gzp", "status_change") in audit_actions(number)
+    assert audit_actions(number).count(("sp_gzp", "report_view")) == 1  # re-reads after a change are no views
 
 
 def test_message_to_reporter_clears_the_box_and_is_sent_once(office_users):
@@ -275,9 +284,12 @@ def test_photo_evidence_is_shown_inline(office_users):
     picture = io.BytesIO()
     Image.new("RGB", (40, 30), "green").save(picture, "JPEG")
     evidence = media.store(picture.getvalue(), "image", "image/jpeg", caption="**the dumper**")
-    number = submit("GZP", evidence=(evidence,)).public_number
+    document = media.store(b"%PDF-1.4\n%%EOF\n", "document", "application/pdf")
+    number = submit("GZP", evidence=(evidence, document)).public_number
     app = open_report(signed_in("sp_gzp"), number)
+    assert not app.exception
     assert len(app.get("imgs")) == 1
+    assert [b.proto.label for b in app.get("download_button")] == ["Download document"]
     assert "**the dumper**" in texts(app)
     assert ("sp_gzp", "evidence_view") in audit_actions(number)
 
@@ -304,6 +316,13 @@ def test_officers_page_adds_an_officer_with_masked_number(office_users):
     listed = app.dataframe[0].value
     assert list(listed["Name"]) == ["Ram Singh"]
     assert "98765 11111" not in listed["WhatsApp number"][0] and "9876511111" not in listed["WhatsApp number"][0]
+
+    [officer] = police.officers(sign_in("sp_gzp", PASSWORD).user)
+    app.selectbox(key="officer_choice").set_value(officer.id).run()  # edit: the number stays unless typed again
+    next(i for i in app.text_input if i.label == "Rank").input("Inspector")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert list(app.dataframe[0].value["Rank"]) == ["Inspector"]
+    assert app.dataframe[0].value["WhatsApp number"][0].endswith("1111")
 
     other = signed_in("sp_jnp")
     other.switch_page("views/officers.py").run()
@@ -349,6 +368,7 @@ def test_password_change(office_users):
         field.input(value)
     next(b for b in app.button if b.label == "Change password").click().run()
     assert app.success[0].value == "Password changed."
+    assert app.run().title[0].value == "Change password"  # this session goes on after its own change
     assert sign_in("sp_gzp", "a new long password").outcome == "ok"
 
 

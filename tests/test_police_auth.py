@@ -76,6 +76,17 @@ def test_password_change_needs_the_old_password_and_a_strong_new_one(runtime):
     assert {"password_change_failed", "password_change", "sign_out"} <= set(actions("sp-vns"))
 
 
+def test_disabling_or_resetting_a_user_ends_their_sessions(runtime):
+    sp = user("sp-gzp", "sp", "SP-GZP")
+    signed_in_at = datetime.now(timezone.utc)
+    assert auth.still_valid(sp, signed_in_at)
+    users.reset_password("sp-gzp", "a completely new password")
+    assert not auth.still_valid(sp, signed_in_at)
+    assert auth.still_valid(sp, datetime.now(timezone.utc))
+    users.set_disabled("sp-gzp")
+    assert not auth.still_valid(sp, datetime.now(timezone.utc))
+
+
 def test_sessions_expire_when_idle_or_too_old(monkeypatch):
     monkeypatch.setenv("SESSION_IDLE_MINUTES", "30")
     monkeypatch.setenv("SESSION_MAX_HOURS", "12")

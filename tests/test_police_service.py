@@ -54,6 +54,9 @@ def test_another_districts_report_is_refused_by_number_search_and_export(offices
     refused = [(u, n) for u, a, n in audit_events("access_refused")]
     assert refused == [("sp-jnp", ghazipur)] * 5 + [("admin", ghazipur)]
     assert ("sp-jnp", "export", None) in audit_events("export")
+    police.change_status(offices["gzp"], ghazipur, "closed", outcome="false_report")
+    assert police.inbox(offices["gzp"], InboxFilter(text=ghazipur)).total == 0  # own closed report: not open
+    assert len(audit_events("access_refused")) == 6  # and not a refusal either
 
 
 def test_the_dig_office_sees_its_whole_range(offices):
@@ -126,9 +129,14 @@ def test_status_workflow_with_outcomes_and_timeline(offices):
     police.change_status(sp, number, "closed", outcome="duplicate", duplicate_of=f" {original.lower()}")
     view = police.open_report(sp, number)
     assert (view.status, view.outcome, view.duplicate_of) == ("closed", "duplicate", original)
+    views = len(audit_events("report_view"))
+    assert police.open_report(sp, number, record_view=False).status == "closed"
+    assert len(audit_events("report_view")) == views
     kinds = [event["kind"] for event in view.timeline]
     assert kinds.count("status") == 4 and "note" in kinds and "message_to_reporter" in kinds
     assert any("seen by the duty officer" in e["text"] for e in view.timeline)
+    submitted = view.timeline[0]
+    assert (submitted["by"], submitted["at"].minute, submitted["at"].second) == (None, 0, 0)  # reporter: hour
     assert [r.number for r in police.inbox(sp, InboxFilter()).rows] == [original]  # closed ones leave
     assert police.inbox(sp, InboxFilter(statuses=("closed",))).rows[0].number == number
 

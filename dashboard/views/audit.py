@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.labels import t
-from dashboard.ui import plain, require_role, signed_in_user, to_minute
+from dashboard.ui import plain, require_role, signed_in_user, table_height, to_minute
 
 PAGE_SIZE = 100
 ACTIONS = ("sign_in", "sign_in_failed", "sign_in_locked", "sign_out", "password_change", "report_view",
@@ -31,7 +31,7 @@ else:
     st.dataframe(pd.DataFrame([{
         t("col_at"): to_minute(row.at), t("col_user"): row.username or "—", t("col_action"): row.action,
         t("col_report"): row.report_number or "", t("col_detail"): row.detail,
-    } for row in rows]), hide_index=True, width="stretch")
+    } for row in rows]), hide_index=True, width="stretch", height=table_height(len(rows)))
 pages = max(1, math.ceil(total / PAGE_SIZE))
 right.number_input(t("page_number"), min_value=1, max_value=pages, step=1, key=pager_key)
 

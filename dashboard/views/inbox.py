@@ -9,11 +9,18 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.labels import t
-from dashboard.ui import category_name, district_name, office_name, signed_in_user, status_name, to_hour
-from satark.police import STATUSES, InboxFilter
+from dashboard.ui import (
+    category_name,
+    district_name,
+    office_name,
+    signed_in_user,
+    status_name,
+    table_height,
+    to_hour,
+)
+from satark.police import SORTS, STATUSES, InboxFilter
 
 EVIDENCE_CHOICES = {"evidence_any": None, "evidence_with": True, "evidence_without": False}
-SORTS = ("urgent_first", "newest", "oldest")
 PAGE_SIZES = (25, 50, 100, 200)
 
 user = signed_in_user()
@@ -87,6 +94,7 @@ frame = pd.DataFrame([{
 st.caption(t("click_row"))
 selection = st.dataframe(
     frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+    height=table_height(len(frame)),
     key=f"inbox_table_{st.session_state.get('inbox_opened', 0)}",
     column_config={
         "link": st.column_config.LinkColumn(t("col_link"), display_text=r"/report\?number=(.*)", width="medium"),

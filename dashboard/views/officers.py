@@ -31,25 +31,26 @@ if user.role not in ("sp", "admin"):
     st.stop()
 
 st.subheader(t("edit_officer"))
-choice = st.selectbox(t("officer"), (None, *listed), key="officer_choice",
-                      format_func=lambda o: t("new_officer") if o is None else f"{o.rank} {o.name}")
+by_id = {officer.id: officer for officer in listed}
+choice = by_id.get(st.selectbox(t("officer"), (None, *by_id), key="officer_choice", format_func=lambda i: t(
+    "new_officer") if i is None else f"{by_id[i].rank} {by_id[i].name}"))
 districts = user.district_codes or tuple(d.code for d in data.offices().districts)
 with st.form(form_key(f"officer-{choice.id if choice else 'new'}"), clear_on_submit=True):
     name = st.text_input(t("officer_name"), value=choice.name if choice else "")
     rank = st.text_input(t("officer_rank"), value=choice.rank if choice else "")
     district = st.selectbox(t("district"), districts, format_func=district_name,
                             index=districts.index(choice.district) if choice and choice.district in districts else 0)
-    phone = st.text_input(t("officer_phone"), placeholder="+91 …")
+    phone = st.text_input(t("officer_phone_keep") if choice else t("officer_phone"), placeholder="+91 …")
     categories = st.multiselect(t("officer_categories"), data.category_keys(), format_func=category_name,
                                 default=list(choice.categories) if choice else [])
     active = st.checkbox(t("officer_active"), value=choice.active if choice else True)
     if st.form_submit_button(t("save")):
-        if not name.strip() or not phone.strip():
+        if not name.strip() or not (phone.strip() or choice):
             st.warning(t("empty_text"))
         else:
             try:
                 data.save_officer(user, name=name.strip(), rank=rank.strip(), district=district,
-                                  phone=phone.strip(), categories=tuple(categories),
+                                  phone=phone.strip() or None, categories=tuple(categories),
                                   officer_id=choice.id if choice else None, active=active)
             except (ValueError, PermissionError, LookupError) as error:
                 st.error(str(error))

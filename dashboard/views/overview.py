@@ -58,14 +58,16 @@ st.subheader(t("heatmap"))
 cells = pd.DataFrame([(category_name(c), district_name(d), n) for c, d, n in summary.heatmap],
                      columns=["category", "district", "n"])
 if not cells.empty:
+    dark = int(cells["n"].max() * 0.6)
     st.altair_chart(alt.Chart(cells).mark_rect().encode(
-        x=alt.X("district:N", title=t("district")),
+        x=alt.X("district:N", title=t("district"), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("category:N", title=t("category")),
         color=alt.Color("n:Q", title=t("count"), scale=alt.Scale(scheme="orangered")),
         tooltip=[alt.Tooltip("category:N", title=t("category")), alt.Tooltip("district:N", title=t("district")),
                  alt.Tooltip("n:Q", title=t("count"))],
     ) + alt.Chart(cells).mark_text(baseline="middle").encode(
-        x="district:N", y="category:N", text="n:Q"), width="stretch")
+        x="district:N", y="category:N", text="n:Q",
+        color=alt.condition(alt.datum.n > dark, alt.value("white"), alt.value("black"))), width="stretch")
 
 # The export is an audited access: prepared only when asked for, then offered for download.
 if st.button(t("export_csv"), key="prepare_export"):

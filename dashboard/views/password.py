@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from dashboard import data
@@ -26,6 +28,7 @@ if submitted:
             st.error(str(error))
         else:
             if changed:
+                st.session_state["signed_in_at"] = datetime.now(timezone.utc)  # this session goes on
                 renew_form("password")
                 flash(t("password_changed"))
                 st.rerun()

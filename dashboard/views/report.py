@@ -20,6 +20,7 @@ from dashboard.ui import (
     field,
     flash,
     form_key,
+    office_label,
     outcome_name,
     plain,
     range_name,
@@ -27,6 +28,7 @@ from dashboard.ui import (
     show_flash,
     signed_in_user,
     status_name,
+    timeline_text,
     to_hour,
     to_minute,
 )
@@ -51,7 +53,9 @@ if st.query_params.get("number") != number:
 
 visit = st.session_state.get("report_visit")
 if visit is None or visit["number"] != number:
-    visit = {"number": number, "view": data.open_report(user, number), "files": {}}
+    reread_after_change = st.session_state.pop("report_changed", None) == number
+    visit = {"number": number, "view": data.open_report(user, number, record_view=not reread_after_change),
+             "files": {}}
     st.session_state["report_visit"] = visit
 report = visit["view"]
 if report is None:
@@ -62,6 +66,7 @@ if report is None:
 def reread() -> None:
     """After a change: read the report again and show the result (and a cleared form)."""
     st.session_state.pop("report_visit", None)
+    st.session_state["report_changed"] = number
     st.rerun()
 
 
@@ -92,7 +97,7 @@ with right:
     field(t("field_place"), report.place)
     field(t("field_when"), report.when)
     field(t("field_language"), {"hi": "हिन्दी", "en": "English"}.get(report.language, report.language))
-    field(t("field_routed_to"), ", ".join(report.routed_to))
+    field(t("field_routed_to"), "; ".join(map(office_label, report.routed_to)))
 
 with st.container(border=True):
     field(t("field_description"), report.description)
@@ -123,7 +128,7 @@ for item in report.evidence:
             st.video(str(path), format=mime)
         else:
             extension = mimetypes.guess_extension(mime or "") or ""
-            st.download_button(t("download", kind=item.kind), data=path.read_bytes(), mime=mime,
+            st.download_button(t("download", kind=item.kind), data=path.read_bytes, mime=mime,
                                file_name=f"{report.number}-{item.id[:8]}{extension}", key=f"file_{item.id}")
         if item.caption:
             plain(item.caption)
@@ -135,8 +140,9 @@ with timeline:
         st.caption(t("no_timeline"))
     for entry in report.timeline:
         who = f" — {entry['by']}" if entry.get("by") else ""
-        st.caption(f"{to_hour(entry['at'])} — {t('kind_' + entry['kind'])}{who}")
-        plain(entry["text"])
+        # The reporter's events come truncated to the hour from the service layer; police actions to the minute.
+        st.caption(f"{to_minute(entry['at'])} — {t('kind_' + entry['kind'])}{who}")
+        plain(timeline_text(entry))
     st.subheader(t("followups"))
     followups = [entry for entry in report.timeline if entry["kind"] == "followup"]
     if not followups:
@@ -167,6 +173,32 @@ with work:
                 flash(t("status_updated"))
                 reread()
 
+    st.subheader(t("forward"))
+    candidates = [o for o in data.officers(user, report.district) if o.active]
+    # Officers named for this report's category come first.
+    candidates.sort(key=lambda o: (bool(o.categories) and report.category not in o.categories, o.name))
+    if not candidates:
+        st.caption(t("no_officers"))
+    else:
+        with st.form(form_key("forward"), clear_on_submit=True):
+            by_id = {o.id: o for o in candidates}
+            officer = by_id[st.selectbox(t("officer"), list(by_id), format_func=lambda i: (
+                f"{by_id[i].rank} {by_id[i].name} ({by_id[i].phone_masked})"))]
+            if st.form_submit_button(t("forward_button")):
+                try:
+                    data.forward(user, report.number, officer.id)
+                except LookupError:
+                    st.error(t("forward_refused"))
+                else:
+                    renew_form("forward")
+                    flash(t("forwarded", officer=officer.name))
+                    reread()
+    if report.forwards:
+        st.caption(t("forwards"))
+        for sent in report.forwards:
+            plain(t("forward_status", officer=sent["officer"], at=to_minute(sent["at"]),
+                    status=t(f"delivery_{sent['status']}")))
+
     st.subheader(t("message_reporter"))
     with st.form(form_key("message"), clear_on_submit=True):
         message = st.text_area(t("message_text"), max_chars=1000)
@@ -190,28 +222,3 @@ with work:
                 renew_form("note")
                 flash(t("note_added"))
                 reread()
-
-    st.subheader(t("forward"))
-    candidates = [o for o in data.officers(user, report.district) if o.active]
-    # Officers named for this report's category come first.
-    candidates.sort(key=lambda o: (bool(o.categories) and report.category not in o.categories, o.name))
-    if not candidates:
-        st.caption(t("no_officers"))
-    else:
-        with st.form(form_key("forward"), clear_on_submit=True):
-            officer = st.selectbox(t("officer"), candidates,
-                                   format_func=lambda o: f"{o.rank} {o.name} ({o.phone_masked})")
-            if st.form_submit_button(t("forward_button")):
-                try:
-                    data.forward(user, report.number, officer.id)
-                except LookupError:
-                    st.error(t("forward_refused"))
-                else:
-                    renew_form("forward")
-                    flash(t("forwarded", officer=officer.name))
-                    reread()
-    if report.forwards:
-        st.caption(t("forwards"))
-        for sent in report.forwards:
-            plain(t("forward_status", officer=sent["officer"], at=to_minute(sent["at"]),
-                    status=t(f"delivery_{sent['status']}")))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.labels import t
-from dashboard.ui import flash, form_key, renew_form, require_role, show_flash, signed_in_user
+from dashboard.ui import flash, form_key, renew_form, require_role, show_flash, signed_in_user, to_minute
 
 user = signed_in_user()
 require_role(user, "admin")
@@ -16,7 +16,12 @@ st.title(t("users_title"))
 show_flash()
 users = data.list_users(user)
 if users:
-    st.dataframe(pd.DataFrame(users), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{
+        t("col_username"): row["username"], t("col_role"): t(f"role_{row['role']}"),
+        t("col_office"): row["office_code"] or "—", t("col_disabled"): t("yes") if row["disabled"] else "",
+        t("col_locked"): t("yes") if row["locked"] else "", t("col_created"): to_minute(row["created_at"]),
+        t("col_password_changed"): to_minute(row["password_changed_at"]),
+    } for row in users]), hide_index=True, width="stretch")
 
 add, disable = st.columns(2)
 with add:

@@ -125,7 +125,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "report_id", name=op.f("uq_read_markers_user_id")),
     )
 
-    with op.batch_alter_table("reports", schema=None) as batch_op:
+    # Never recreate `reports` on SQLite: dropping the old table would cascade-delete its routes,
+    # history and messages (foreign keys are on). ADD/DROP COLUMN in place (SQLite >= 3.35).
+    with op.batch_alter_table("reports", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("outcome", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("duplicate_of", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("flagged", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -166,7 +168,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_report_routes_office_id_report_id")
     op.execute("UPDATE reports SET status = 'in_progress' WHERE status IN ('acknowledged', 'under_investigation')")
     op.execute("UPDATE reports SET status = 'rejected' WHERE status = 'closed' AND outcome <> 'action_taken'")
-    with op.batch_alter_table("reports", schema=None) as batch_op:
+    with op.batch_alter_table("reports", schema=None, recreate="never") as batch_op:
         batch_op.drop_index("ix_reports_urgent_created_at")
         batch_op.add_column(sa.Column("assigned_officer", sa.String(length=200), nullable=True))
         for column in ("closed_at", "acknowledged_at", "flagged", "duplicate_of", "outcome"):
