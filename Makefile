@@ -17,8 +17,10 @@ export SQLALCHEMY_WARN_20 := 0
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 MODEL_STAMP := models/.trained
+# The Compose specification's JSON schema, from a pinned PyPI release (tests of deploy/).
+COMPOSE_SCHEMA := var/schemas/compose_spec.json
 
-.PHONY: help install train run shell test test-unit test-dialogue bench lint migrate lock clean
+.PHONY: help install train run shell test test-unit test-dialogue bench bench-load bench-sustained lint migrate lock clean nginx
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,11 +60,27 @@ test-dialogue: install train ## rasa data validate + test conversations with --f
 	@scripts/validate_data.sh
 	ACTION_SERVER_URL=$${ACTION_SERVER_URL:-http://127.0.0.1:5055/webhook} $(RASA) test core --model models/satark.tar.gz --stories tests/ --fail-on-prediction-errors --out var/results/core
 
-test-unit: install train ## pytest: actions, data layer, connector, end to end
+test-unit: install train nginx $(COMPOSE_SCHEMA) ## pytest: actions, data layer, connector, end to end
 	$(BIN)/pytest -q
 
-bench: install ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency, training time
+nginx: ## Debian's nginx (the reverse proxy of deploy/, used by tests and the load benchmark)
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -q && apt-get install -y -q nginx; }
+
+$(COMPOSE_SCHEMA): | install
+	@mkdir -p $(@D) && rm -rf /tmp/satark-compose && \
+	 $(BIN)/pip download --quiet --no-deps --dest /tmp/satark-compose docker-compose==1.29.2 && \
+	 $(BIN)/python -c "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read('compose/config/compose_spec.json'))" \
+	   /tmp/satark-compose/docker_compose-1.29.2-py2.py3-none-any.whl > $@
+
+bench: install bench-load ## NLU benchmark (held-out F1, per-script accuracy, CV, latency, training time) and load benchmark
 	$(BIN)/python -m bench.nlu --full-train
+
+bench-load: install train nginx ## Capacity: citizens on WhatsApp and REST, saturation, 1 vs 2 servers behind nginx (bench/results/load.md)
+	$(BIN)/python -m bench.load --scale-out $(LOAD_ARGS)
+	$(BIN)/python -m bench.profile_turn
+
+bench-sustained: install train ## The 5-minute sustained run with memory sampling
+	$(BIN)/python -m bench.load --sustain-seconds 300 $(LOAD_ARGS)
 
 lock: ## Re-resolve requirements.txt into requirements.lock (needs network)
 	@py="$$(scripts/find_python310.sh)" && rm -rf /tmp/satark-lock && "$$py" -m venv /tmp/satark-lock && \

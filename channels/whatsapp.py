@@ -93,6 +93,8 @@ TEXT_FAILURE = (
     "Sorry, something went wrong. Please write again in a moment. In an emergency, call 112."
 )
 
+ANSWERED_KINDS = ("text", "button", "location")  # the dialogue always answers these
+
 
 @dataclass(frozen=True)
 class WhatsAppConfig:
@@ -141,8 +143,10 @@ class WhatsAppOutput(OutputChannel):
         self.offers = offers
         self.sender_id = sender_id
         self._offer: int | None = None
+        self.attempted = 0  # messages this turn tried to send
 
     async def _send(self, message: dict) -> None:
+        self.attempted += 1
         try:
             await self.graph.send({"messaging_product": "whatsapp", "recipient_type": "individual",
                                    **self.recipient.address(), **message})
@@ -253,6 +257,11 @@ class WhatsAppRuntime:
                 log.info("%s message already answered before a restart; not handled again", event.kind)
                 return
             await self._dispatch(event, output, {"channel": CHANNEL, "type": event.kind})
+            if output.attempted == 0 and event.kind in ANSWERED_KINDS:
+                # Rasa swallows a failed custom action (e.g. the action server is down) and
+                # answers nothing; the citizen is told instead of left waiting. The draft stays.
+                log.warning("a %s message got no answer; apologising", event.kind)
+                await output.send_text_message(event.sender_id, TEXT_FAILURE)
         except Exception:
             log.exception("handling a WhatsApp %s message failed", event.kind)
             await output.send_text_message(event.sender_id, TEXT_FAILURE)

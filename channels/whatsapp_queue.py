@@ -159,11 +159,13 @@ class RedisStore:
         item = json.loads(raw)
         started = f"{self.prefix}started:{sender_id}"
         previous = await self._call(self.redis.set(started, item["id"], get=True))
-        return item["id"], item["p"], 2 if previous is not None and previous.decode() == item["id"] else 1
+        return raw.decode(), item["p"], 2 if previous is not None and previous.decode() == item["id"] else 1
 
     async def done(self, sender_id: str, entry_id: str) -> None:
+        """Removes exactly this entry (never "the first one": a server that lost its lease may
+        finish a message another server already removed)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpop(f"{self.prefix}q:{sender_id}")
+            pipe.lrem(f"{self.prefix}q:{sender_id}", 1, entry_id)
             pipe.delete(f"{self.prefix}started:{sender_id}")
             await self._call(pipe.execute())
 
@@ -374,7 +376,7 @@ class InboundQueue:
     async def _serve(self, sender_id: str) -> None:
         renewer = asyncio.create_task(self._keep_lease(sender_id))
         try:
-            while not self._stopping:
+            while not self._stopping and await self.store.renew(sender_id, self.holder):
                 item = await self.store.head(sender_id)
                 if item is None:
                     break
@@ -402,6 +404,9 @@ class InboundQueue:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
                 if not await self.store.renew(sender_id, self.holder):
-                    log.error("lost the lease of a conversation being served")
+                    # This process was stalled longer than the lease: another server serves the
+                    # conversation now; this one stops after the message in hand.
+                    log.error("lost the lease of a conversation being served (stalled > %.0f s)",
+                              self.lease_seconds)
             except QueueUnavailable:
                 pass

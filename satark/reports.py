@@ -151,7 +151,8 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
         # A concurrent retry of the same submit won the race: answer with its report.
         existing = _retrying(find_existing, factory)
         if existing is None:
-            raise
+            # Another report's submit inserted the same offices first: they are there now.
+            return _retrying(insert, factory)
         return Receipt(existing.public_number, code, newly_created=False)
 
 

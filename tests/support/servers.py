@@ -107,8 +107,8 @@ class Stack:
         subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], cwd=ROOT,
                        env=self.environment(), check=True, capture_output=True)
 
-    def start_action_server(self, debug: bool = False) -> Service:
-        port = free_port()
+    def start_action_server(self, debug: bool = False, port: int | None = None) -> Service:
+        port = port or free_port()
         command = [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
         service = self._spawn("actions", command + (["--debug"] if debug else []), port)
         self._wait(service, "/health", ACTION_START_TIMEOUT)  # rasa-sdk answers {"status": "ok"}
@@ -126,23 +126,26 @@ class Stack:
 
     def start_rasa(self, *, credentials: dict[str, Any] | None = None,
                    tracker_store: dict[str, Any] | None = None, debug: bool = False,
-                   model: Path = MODEL) -> Service:
+                   model: Path = MODEL, endpoints: dict[str, Any] | None = None,
+                   name: str = "rasa", port: int | None = None) -> Service:
         """`rasa run` with the REST channel (and any given channels), the API enabled, healthy
-        once a model is loaded."""
+        once a model is loaded. `endpoints` replaces the generated endpoints file (its action
+        server URL still points at this stack's); `name`/`port` start further servers."""
         if "actions" not in self.services:
             raise RuntimeError("start the action server first")
-        endpoints = {"action_endpoint": {"url": f"{self.services['actions'].url}/webhook"}}
+        action_endpoint = {"action_endpoint": {"url": f"{self.services['actions'].url}/webhook"}}
+        endpoints = {**(endpoints or {}), **action_endpoint}
         if tracker_store:
             endpoints["tracker_store"] = tracker_store
-        (self.workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+        (self.workdir / f"{name}-endpoints.yml").write_text(yaml.safe_dump(endpoints))
         (self.workdir / "credentials.yml").write_text(yaml.safe_dump({"rest": None, **(credentials or {})}))
-        port = self.rasa_port
+        port = port or self.rasa_port
         command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
                    "-i", "127.0.0.1", "--credentials", str(self.workdir / "credentials.yml"),
-                   "--endpoints", str(self.workdir / "endpoints.yml"), "--enable-api"]
+                   "--endpoints", str(self.workdir / f"{name}-endpoints.yml"), "--enable-api"]
         if debug:
-            command += ["--debug", "--log-file", str(self.logs / "rasa.log")]
-        service = self._spawn("rasa", command, port)
+            command += ["--debug", "--log-file", str(self.logs / f"{name}.log")]
+        service = self._spawn(name, command, port)
         self._wait(service, "/status", RASA_START_TIMEOUT, ready=lambda r: bool(r.json().get("model_file")))
         return service
 
