@@ -14,6 +14,10 @@ export SATARK_DEV_MODE ?= true
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_WARN_20 := 0
+# Sanic (Rasa and the action server) closes idle keep-alive connections after 5 s by default,
+# while its clients (Rasa's action calls, nginx) reuse them longer: requests then fail with
+# "Cannot write to closing transport" under load. Servers keep them longer than any client.
+export SANIC_KEEP_ALIVE_TIMEOUT ?= 75
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 MODEL_STAMP := models/.trained

@@ -76,6 +76,7 @@ class Stack:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "SATARK_", "RASA_"))}
         return {**base, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_WARN_20": "0", "PYTHONUNBUFFERED": "1",
+                "SANIC_KEEP_ALIVE_TIMEOUT": "75",  # longer than its clients' keep-alive (Makefile)
                 **self.env}
 
     def _spawn(self, name: str, command: list[str], port: int) -> Service:
