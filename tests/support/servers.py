@@ -77,6 +77,8 @@ class Stack:
         return {**base, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_WARN_20": "0", "PYTHONUNBUFFERED": "1",
                 "SANIC_KEEP_ALIVE_TIMEOUT": "75",  # longer than its clients' keep-alive (Makefile)
+                # endpoints.yml expands it; start_rasa writes its own endpoints with the real one
+                "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
                 **self.env}
 
     def _spawn(self, name: str, command: list[str], port: int) -> Service:
