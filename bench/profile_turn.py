@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import functools
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -81,12 +82,15 @@ async def run(model: Path, action_url: str, workdir: Path, conversations: int) -
     agent = await load_agent(model_path=str(model), endpoints=endpoints)
     await agent.handle_text("Hi", sender_id="warm-up")
     timings.clear()
+    cpu_before = time.process_time()
     for number in range(conversations):
         sender = uuid.uuid4().hex
         for text in script_for(number + int(time.time())):
             await agent.handle_text(text, sender_id=sender)
     turns = len(timings["turn (total)"])
-    return {"model": str(model), "turns": turns, "stages": {
+    cpu_ms = (time.process_time() - cpu_before) / turns * 1000
+    return {"model": str(model), "turns": turns, "rasa_cpu_ms_per_turn": round(cpu_ms, 1),
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"), "stages": {
         label: {"calls_per_turn": round(len(values) / turns, 2),
                 "ms_per_turn": round(sum(values) / turns * 1000, 1),
                 "ms_per_call": round(sum(values) / len(values) * 1000, 1)}
@@ -97,9 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_turn", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, action="append", help="model(s) to profile (default: models/)")
     parser.add_argument("--conversations", type=int, default=5)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="satark-profile-"))
-    import os
     os.environ.update({"SATARK_VAR_DIR": str(workdir / "var"), "SATARK_DEV_MODE": "true",
                        "DATABASE_URL": f"sqlite:///{workdir / 'var' / 'satark.db'}"})
     stack = Stack(workdir, env={"SATARK_VAR_DIR": os.environ["SATARK_VAR_DIR"], "SATARK_DEV_MODE": "true",
@@ -115,7 +119,7 @@ def main() -> None:
             print(json.dumps(result, indent=1))
     finally:
         stack.stop()
-    (RESULTS / "profile_turn.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out or RESULTS / "profile_turn.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ RASA_PORT="${RASA_PORT:-5005}" ACTIONS_PORT="${ACTIONS_PORT:-5055}" DASHBOARD_PO
 SANDBOX_PORT="${SANDBOX_PORT:-8010}"
 # endpoints.yml reads the action server's address from the environment (docs/DEPLOYMENT.md).
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}"
+# One BLAS thread per process: numpy's spinning worker threads tripled the CPU cost of a turn
+# (bench/results/load.md); concurrency comes from serving many conversations, not from BLAS.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
+  MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" SANIC_KEEP_ALIVE_TIMEOUT="${SANIC_KEEP_ALIVE_TIMEOUT:-75}"
 
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -33,6 +33,8 @@ VENV_BIN = Path(sys.executable).parent
 MODEL = Path(os.environ.get("SATARK_TEST_MODEL") or ROOT / "models" / "satark.tar.gz")  # trained by `make train`
 RASA_START_TIMEOUT = 300.0  # generous: loading TensorFlow models on 2 busy cores
 ACTION_START_TIMEOUT = 60.0
+# One BLAS thread per server process, as scripts/run.sh and deploy/ set (bench/results/load.md).
+SERVER_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def free_port() -> int:
@@ -77,6 +79,7 @@ class Stack:
         return {**base, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_WARN_20": "0", "PYTHONUNBUFFERED": "1",
                 "SANIC_KEEP_ALIVE_TIMEOUT": "75",  # longer than its clients' keep-alive (Makefile)
+                **SERVER_THREADS,
                 # endpoints.yml expands it; start_rasa writes its own endpoints with the real one
                 "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
                 **self.env}
