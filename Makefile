@@ -81,7 +81,7 @@ bench: install bench-load ## NLU benchmark (held-out F1, per-script accuracy, CV
 
 bench-load: install train nginx ## Capacity: citizens on WhatsApp and REST, saturation, 1 vs 2 servers behind nginx (bench/results/load.md)
 	$(BIN)/python -m bench.load --scale-out $(LOAD_ARGS)
-	$(BIN)/python -m bench.profile_turn
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m bench.profile_turn
 
 bench-sustained: install train ## The 5-minute sustained run with memory sampling
 	$(BIN)/python -m bench.load --sustain-seconds 300 $(LOAD_ARGS)
