@@ -5,7 +5,8 @@ database inbound queue), with the Graph API stand-in running inside this process
 is timed when it arrives. Each citizen types a whole report (10 turns, English) and pauses
 `--pause` seconds after each answer. Phases, all against the same model:
 
-1. `--citizens` concurrent citizens on the REST channel, then on WhatsApp (signed webhooks):
+1. `--citizens` concurrent citizens on the REST channel, then on WhatsApp (signed webhooks), with
+   `--workers` Rasa worker processes as `make run` starts them:
    p50/p95/p99 from sending to the turn's last reply, errors, messages per second.
 2. Saturation: `--saturation-citizens` citizens without pauses for `--saturation-seconds`, REST
    then WhatsApp; the ratio of their throughputs.
@@ -349,7 +350,7 @@ def base_env(workdir: Path) -> dict[str, str]:
 
 async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="satark-load-"))
-    system = System(workdir, base_env(workdir))
+    system = System(workdir, {**base_env(workdir), "SANIC_WORKERS": str(args.workers)})
     await system.start_sandbox()
     try:
         [url] = await asyncio.get_running_loop().run_in_executor(None, system.start)
@@ -481,6 +482,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sustained WhatsApp load with memory sampling (300 = the 5-minute run; 0 = skip)")
     parser.add_argument("--scale-out", action="store_true", help="also: 1 vs 2 Rasa servers behind nginx")
     parser.add_argument("--skip-default", action="store_true", help="only the scale-out phases")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="Rasa worker processes in the default profile (scripts/run.sh starts 2)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else __import__("sys").argv[1:]
