@@ -2,7 +2,8 @@
 
 Identity stops here. Rasa sees a keyed pseudonym as `sender_id`, a keyed message id, and
 metadata naming only the channel and message type. The phone number lives in memory for the
-turn being answered, inside the output channel, and nowhere else.
+turn being answered, inside the output channel, and otherwise only sealed (encrypted) in the
+inbound queue until the message is answered.
 
 The webhook stores each message durably (`channels/whatsapp_queue.py`) before it answers 200;
 the queue hands every conversation's messages, in order, to whichever server is free, each
@@ -191,8 +192,7 @@ class WhatsAppRuntime:
     """What the webhook needs while the server runs: HTTP client, offers, dedup, the inbound queue."""
 
     def __init__(self, config: WhatsAppConfig,
-                 on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                 store: InboundStore | None = None) -> None:
+                 on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         settings = get_deployment_settings()
         self.config = config
         self.on_new_message = on_new_message
@@ -203,7 +203,7 @@ class WhatsAppRuntime:
         self.dedup = Deduplicator()
         self.ffmpeg = media.find_ffmpeg()
         self.transcriber = media.load_transcriber()
-        self.queue = InboundQueue(store or inbound_store(), Seal(config.anonymizer), self._handle,
+        self.queue = InboundQueue(inbound_store(), Seal(config.anonymizer), self._handle,
                                   concurrency=settings.inbound_concurrency,
                                   lease_seconds=settings.inbound_lease_seconds,
                                   poll_seconds=settings.inbound_poll_seconds)
