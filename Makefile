@@ -14,11 +14,17 @@ export SATARK_DEV_MODE ?= true
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_WARN_20 := 0
+# Sanic (Rasa and the action server) closes idle keep-alive connections after 5 s by default,
+# while its clients (Rasa's action calls, nginx) reuse them longer: requests then fail with
+# "Cannot write to closing transport" under load. Servers keep them longer than any client.
+export SANIC_KEEP_ALIVE_TIMEOUT ?= 75
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu_components/*.py)
 MODEL_STAMP := models/.trained
+# The Compose specification's JSON schema, from a pinned PyPI release (tests of deploy/).
+COMPOSE_SCHEMA := var/schemas/compose_spec.json
 
-.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard lint migrate lock clean browser retention
+.PHONY: help install train run shell test test-unit test-dialogue bench bench-dashboard bench-load bench-sustained lint migrate lock clean browser retention nginx
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,11 +71,27 @@ browser: ## Debian's Chromium (and fonts for Hindi and emoji) for the browser te
 	@command -v /usr/bin/chromium >/dev/null || (apt-get update && \
 	 DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-lohit-deva fonts-noto-color-emoji)
 
-test-unit: install train ## pytest: actions, data layer, connector, end to end
+test-unit: install train nginx $(COMPOSE_SCHEMA) ## pytest: actions, data layer, connector, end to end
 	$(BIN)/pytest -q
 
-bench: install bench-dashboard ## NLU benchmark: held-out F1, per-script accuracy, cross-validation, latency, training time
+nginx: ## Debian's nginx (the reverse proxy of deploy/, used by tests and the load benchmark)
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -q && apt-get install -y -q nginx; }
+
+$(COMPOSE_SCHEMA): | install
+	@mkdir -p $(@D) && rm -rf /tmp/satark-compose && \
+	 $(BIN)/pip download --quiet --no-deps --dest /tmp/satark-compose docker-compose==1.29.2 && \
+	 $(BIN)/python -c "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read('compose/config/compose_spec.json'))" \
+	   /tmp/satark-compose/docker_compose-1.29.2-py2.py3-none-any.whl > $@
+
+bench: install bench-dashboard bench-load ## NLU benchmark (held-out F1, per-script accuracy, CV, latency, training time), dashboard and load benchmarks
 	$(BIN)/python -m bench.nlu --full-train
+
+bench-load: install train nginx ## Capacity: citizens on WhatsApp and REST, saturation, 1 vs 2 servers behind nginx (bench/results/load.md)
+	$(BIN)/python -m bench.load --scale-out $(LOAD_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m bench.profile_turn
+
+bench-sustained: install train ## The 5-minute sustained run with memory sampling
+	$(BIN)/python -m bench.load --sustain-seconds 300 $(LOAD_ARGS)
 
 bench-dashboard: install ## Dashboard service calls and rendered pages (inbox, overview) on 100,000 reports, SQLite and PostgreSQL
 	$(BIN)/python -m bench.dashboard

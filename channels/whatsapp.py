@@ -2,7 +2,8 @@
 
 Identity stops here. Rasa sees a keyed pseudonym as `sender_id`, a keyed message id, and
 metadata naming only the channel and message type. The phone number lives in memory for the
-turn being answered, inside the output channel, and nowhere else.
+turn being answered, inside the output channel, and otherwise only sealed (encrypted) in the
+inbound queue until the message is answered.
 
 The webhook stores each message durably (`channels/whatsapp_queue.py`) before it answers 200;
 the queue hands every conversation's messages, in order, to whichever server is free, each
@@ -72,6 +73,9 @@ CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY_BYTES = 1024 * 1024  # Meta's webhook payloads are far smaller
 
+ANSWERED_KINDS = ("text", "button", "location")  # the dialogue always answers these
+
+
 @dataclass(frozen=True)
 class WhatsAppConfig:
     """Settings from credentials.yml (which takes them from `WHATSAPP_*` environment variables)."""
@@ -131,8 +135,10 @@ class WhatsAppOutput(OutputChannel):
         self.offers = offers
         self.sender_id = sender_id
         self._offer: int | None = None
+        self.attempted = 0  # messages this turn tried to send
 
     async def _send(self, message: dict) -> None:
+        self.attempted += 1
         try:
             await self.graph.send({"messaging_product": "whatsapp", "recipient_type": "individual",
                                    **self.recipient.address(), **message})
@@ -177,8 +183,7 @@ class WhatsAppRuntime:
     """What the webhook needs while the server runs: HTTP client, offers, dedup, the inbound queue."""
 
     def __init__(self, config: WhatsAppConfig,
-                 on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                 store: InboundStore | None = None) -> None:
+                 on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         settings = get_deployment_settings()
         self.config = config
         self.on_new_message = on_new_message
@@ -189,7 +194,7 @@ class WhatsAppRuntime:
         self.dedup = Deduplicator()
         self.ffmpeg = media.find_ffmpeg()
         self.transcriber = media.load_transcriber()
-        self.queue = InboundQueue(store or inbound_store(), Seal(config.anonymizer), self._handle,
+        self.queue = InboundQueue(inbound_store(), Seal(config.anonymizer), self._handle,
                                   concurrency=settings.inbound_concurrency,
                                   lease_seconds=settings.inbound_lease_seconds,
                                   poll_seconds=settings.inbound_poll_seconds)
@@ -254,6 +259,11 @@ class WhatsAppRuntime:
                 log.info("%s message already answered before a restart; not handled again", event.kind)
                 return
             await self._dispatch(event, output, {"channel": CHANNEL, "type": event.kind})
+            if output.attempted == 0 and event.kind in ANSWERED_KINDS:
+                # Rasa swallows a failed custom action (e.g. the action server is down) and
+                # answers nothing; the citizen is told instead of left waiting. The draft stays.
+                log.warning("a %s message got no answer; apologising", event.kind)
+                await output.send_text_message(event.sender_id, texts.FAILURE)
         except Exception:
             log.exception("handling a WhatsApp %s message failed", event.kind)
             await output.send_text_message(event.sender_id, texts.FAILURE)

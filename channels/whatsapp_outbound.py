@@ -111,8 +111,9 @@ class Offers:
         if not hmac.compare_digest(mac, self._mac(sender_id, stamp, int(index), payload)):
             return None
         latest = self._latest.get(sender_id)
-        if latest is not None:  # known conversation: only its latest offer counts
-            return payload if stamp == latest else None
+        if latest is not None:  # known conversation: offers older than its latest are stale
+            # (`>=`: with several servers, another one may have made a newer offer since)
+            return payload if stamp >= latest else None
         # After a restart nothing is remembered: a genuine, recent button is still honoured.
         return payload if 0 <= time.time() * 1000 - stamp <= OFFER_TTL_SECONDS * 1000 else None
 

@@ -159,11 +159,13 @@ class RedisStore:
         item = json.loads(raw)
         started = f"{self.prefix}started:{sender_id}"
         previous = await self._call(self.redis.set(started, item["id"], get=True))
-        return item["id"], item["p"], 2 if previous is not None and previous.decode() == item["id"] else 1
+        return raw.decode(), item["p"], 2 if previous is not None and previous.decode() == item["id"] else 1
 
     async def done(self, sender_id: str, entry_id: str) -> None:
+        """Removes exactly this entry (never "the first one": a server that lost its lease may
+        finish a message another server already removed)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpop(f"{self.prefix}q:{sender_id}")
+            pipe.lrem(f"{self.prefix}q:{sender_id}", 1, entry_id)
             pipe.delete(f"{self.prefix}started:{sender_id}")
             await self._call(pipe.execute())
 
@@ -219,14 +221,14 @@ class DatabaseStore:
             return taken.rowcount == 1
 
     def _claim(self, holder: str, preferred: str | None) -> str | None:
+        if preferred is not None and self._take(preferred, holder):
+            return preferred  # the webhook just stored its message: one transaction, no scan
         with self.factory.begin() as session:
             waiting = list(session.execute(
                 select(InboundMessage.sender_id).group_by(InboundMessage.sender_id)
                 .order_by(func.min(InboundMessage.id)).limit(CANDIDATES)).scalars())
             held = set(session.execute(select(InboundLease.sender_id).where(
                 InboundLease.sender_id.in_(waiting), InboundLease.expires_at >= utcnow())).scalars())
-        if preferred in waiting:
-            waiting.insert(0, preferred)
         for sender_id in waiting:
             if sender_id not in held and self._take(sender_id, holder):
                 return sender_id
@@ -308,6 +310,7 @@ class InboundQueue:
         self.poll_seconds = poll_seconds
         self.holder = holder_name()
         self.serving: dict[str, asyncio.Task] = {}
+        self._lost: set[str] = set()  # senders whose lease another server took over
         self._preferred: deque[str] = deque()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -374,7 +377,7 @@ class InboundQueue:
     async def _serve(self, sender_id: str) -> None:
         renewer = asyncio.create_task(self._keep_lease(sender_id))
         try:
-            while not self._stopping:
+            while not self._stopping and sender_id not in self._lost:
                 item = await self.store.head(sender_id)
                 if item is None:
                     break
@@ -395,6 +398,7 @@ class InboundQueue:
             except QueueUnavailable:
                 pass  # the lease expires by itself
             del self.serving[sender_id]
+            self._lost.discard(sender_id)
             self._wake.set()
 
     async def _keep_lease(self, sender_id: str) -> None:
@@ -402,6 +406,10 @@ class InboundQueue:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
                 if not await self.store.renew(sender_id, self.holder):
-                    log.error("lost the lease of a conversation being served")
+                    # This process was stalled longer than the lease: another server serves the
+                    # conversation now; this one stops after the message in hand.
+                    self._lost.add(sender_id)
+                    log.error("lost the lease of a conversation being served (stalled > %.0f s)",
+                              self.lease_seconds)
             except QueueUnavailable:
                 pass

@@ -180,6 +180,7 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
         # reports drew the same random number at the same moment: draw again.)
         existing = _retrying(find_existing, factory)
         if existing is None:
+            # Another report's submit inserted the same offices first: they are there now.
             return _retrying(insert, factory)
         return Receipt(existing.public_number, code, newly_created=False)
 

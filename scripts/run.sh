@@ -29,6 +29,13 @@ $BIN/python -m satark.preflight rasa actions || { echo "Not starting: see above 
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTIONS_PORT/webhook}"
 # Forwarded reports link officers to this dashboard.
 export DASHBOARD_PUBLIC_URL="${DASHBOARD_PUBLIC_URL:-http://127.0.0.1:$DASHBOARD_PORT}"
+# One BLAS thread per process: numpy's spinning worker threads tripled the CPU cost of a turn
+# (bench/results/load.md); concurrency comes from serving many conversations, not from BLAS.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
+  MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" SANIC_KEEP_ALIVE_TIMEOUT="${SANIC_KEEP_ALIVE_TIMEOUT:-75}"
+# Two Rasa worker processes (one per core): the inbound queue keeps each WhatsApp conversation on
+# one worker at a time and in order, so the in-memory lock store is enough here (docs/DEPLOYMENT.md).
+export SANIC_WORKERS="${SANIC_WORKERS:-2}"
 
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -34,6 +34,8 @@ VENV_BIN = Path(sys.executable).parent
 MODEL = Path(os.environ.get("SATARK_TEST_MODEL") or ROOT / "models" / "satark.tar.gz")  # trained by `make train`
 RASA_START_TIMEOUT = 300.0  # generous: loading TensorFlow models on 2 busy cores
 ACTION_START_TIMEOUT = 60.0
+# One BLAS thread per server process, as scripts/run.sh and deploy/ set (bench/results/load.md).
+SERVER_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def free_port() -> int:
@@ -78,6 +80,10 @@ class Stack:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "SATARK_", "RASA_"))}
         return {**base, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_WARN_20": "0", "PYTHONUNBUFFERED": "1",
+                "SANIC_KEEP_ALIVE_TIMEOUT": "75",  # longer than its clients' keep-alive (Makefile)
+                **SERVER_THREADS,
+                # endpoints.yml expands it; start_rasa writes its own endpoints with the real one
+                "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
                 **self.env}
 
     def _spawn(self, name: str, command: list[str], port: int) -> Service:
@@ -109,9 +115,9 @@ class Stack:
         subprocess.run([str(VENV_BIN / "python"), "-m", "satark.db.migrate"], cwd=ROOT,
                        env=self.environment(), check=True, capture_output=True)
 
-    def start_action_server(self, debug: bool = False) -> Service:
+    def start_action_server(self, debug: bool = False, port: int | None = None) -> Service:
         """`python -m satark.action_server` on loopback, as scripts/run.sh starts it."""
-        port = free_port()
+        port = port or free_port()
         command = [str(VENV_BIN / "python"), "-m", "satark.action_server", "--host", "127.0.0.1", "--port", str(port)]
         service = self._spawn("actions", command + (["--debug"] if debug else []), port)
         self._wait(service, "/health", ACTION_START_TIMEOUT)  # rasa-sdk answers {"status": "ok"}
@@ -129,24 +135,29 @@ class Stack:
 
     def start_rasa(self, *, credentials: dict[str, Any] | None = None,
                    tracker_store: dict[str, Any] | None = None, debug: bool = False,
-                   model: Path = MODEL) -> Service:
+                   model: Path = MODEL, endpoints: dict[str, Any] | None = None,
+                   name: str = "rasa", port: int | None = None) -> Service:
         """`rasa run` with the development REST channel (and any given channels), the API enabled
-        with `api_token`, healthy once a model is loaded."""
+        with `api_token`, healthy once a model is loaded. `endpoints` replaces the generated
+        endpoints file (its action server URL still points at this stack's); `name`/`port` start
+        further servers."""
         if "actions" not in self.services:
             raise RuntimeError("start the action server first")
-        endpoints = {"action_endpoint": {"url": f"{self.services['actions'].url}/webhook"}}
+        action_endpoint = {"action_endpoint": {"url": f"{self.services['actions'].url}/webhook"}}
+        endpoints = {**(endpoints or {}), **action_endpoint}
         if tracker_store:
             endpoints["tracker_store"] = tracker_store
-        (self.workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+        (self.workdir / f"{name}-endpoints.yml").write_text(yaml.safe_dump(endpoints))
         (self.workdir / "credentials.yml").write_text(yaml.safe_dump(
             {"channels.dev_rest.DevRestInput": None, **(credentials or {})}))
-        port = self.rasa_port
+        port = port or self.rasa_port
         command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
                    "-i", "127.0.0.1", "--credentials", str(self.workdir / "credentials.yml"),
-                   "--endpoints", str(self.workdir / "endpoints.yml"), "--enable-api", "--auth-token", self.api_token]
+                   "--endpoints", str(self.workdir / f"{name}-endpoints.yml"),
+                   "--enable-api", "--auth-token", self.api_token]
         if debug:
-            command += ["--debug", "--log-file", str(self.logs / "rasa.log")]
-        service = self._spawn("rasa", command, port)
+            command += ["--debug", "--log-file", str(self.logs / f"{name}.log")]
+        service = self._spawn(name, command, port)
         self._wait(service, f"/status?token={self.api_token}", RASA_START_TIMEOUT,
                    ready=lambda r: bool(r.json().get("model_file")))
         return service
