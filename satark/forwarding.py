@@ -21,6 +21,8 @@ from urllib.parse import quote
 from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
+from channels.whatsapp_graph import DEFAULT_API_URL, GraphClient, GraphError
+from sandbox.server import API_VERSION, DEFAULTS
 from satark.db.models import Forward, utcnow
 from satark.db.session import get_session_factory
 from satark.settings import get_police_settings
@@ -92,9 +94,6 @@ def template_message(message: ForwardMessage, forward_id: int) -> dict:
 
 def graph_settings() -> tuple[str, str, str]:
     """(API URL, access token, phone number id): WhatsApp's when configured, else the sandbox's."""
-    from channels.whatsapp_graph import DEFAULT_API_URL
-    from sandbox.server import API_VERSION, DEFAULTS
-
     token = os.environ.get("WHATSAPP_ACCESS_TOKEN", "")
     if token:
         return (os.environ.get("WHATSAPP_API_URL") or DEFAULT_API_URL, token,
@@ -107,8 +106,6 @@ def graph_settings() -> tuple[str, str, str]:
 def _post(payload: dict) -> str | None:
     """Send through the connector's async client, in a worker thread with its own event loop
     (the dashboard may already run one)."""
-    from channels.whatsapp_graph import GraphClient
-
     api_url, token, phone_number_id = graph_settings()
 
     async def send() -> str | None:
@@ -124,8 +121,6 @@ def _post(payload: dict) -> str | None:
 
 def send(forward_id: int, message: ForwardMessage, factory: sessionmaker | None = None) -> None:
     """Send one forward and record the Graph message id (or the failure)."""
-    from channels.whatsapp_graph import GraphError
-
     try:
         message_id, error = _post(template_message(message, forward_id)), None
     except GraphError as failure:
