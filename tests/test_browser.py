@@ -79,11 +79,12 @@ def report_with_photo(stack: Stack) -> str:
     citizen.say("/language_english")
     assert "Cattle smuggling" in citizen.say(
         "Every night a truck full of cows is taken from our village towards the Bihar border")
-    for answer in ("/affirm", "gazipur", "Near the Zamania railway crossing", "every night around 2 am"):
+    for answer in ("/affirm", "gazipur", "Near the Zamania railway crossing"):  # "every night" was said
         citizen.say(answer)
-    assert "evidence" in citizen.say("A white truck without a number plate, three men").lower()
+    assert "evidence" in citizen.say("A white truck without a number plate, three men, around 2 am").lower()
     evidence_id = store_photo(stack)
     summary = citizen.say("/share_evidence" + json.dumps({"evidence_id": evidence_id}))
+    assert "1 file" in summary  # the file is acknowledged, then the summary
     assert "Zamania" in summary, summary
     return re.search(r"Report number: (\S+)", citizen.say("/affirm")).group(1)
 

@@ -40,8 +40,9 @@ def stack(tmp_path_factory):
 class Chat:
     """One citizen on the REST channel; `turns` counts what the citizen sent."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, api_token: str):
         self.base = url
+        self.api_token = api_token
         self.sender = uuid.uuid4().hex
         self.turns = 0
         self.last: list[dict] = []
@@ -52,10 +53,15 @@ class Chat:
                                  json={"sender": self.sender, "message": text}, timeout=60)
         response.raise_for_status()
         self.turns += 1
-        events = requests.get(f"{self.base}/conversations/{self.sender}/tracker", timeout=30).json()["events"]
+        events = self.tracker().json()["events"]
         last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
         self.last = [e for e in events[last_user:] if e["event"] == "bot"]
         return [(e.get("metadata") or {}).get("utter_action") for e in self.last]
+
+    def tracker(self) -> requests.Response:
+        """The conversation from Rasa's HTTP API (on in these tests, with a token)."""
+        return requests.get(f"{self.base}/conversations/{self.sender}/tracker",
+                            params={"token": self.api_token}, timeout=30)
 
     @property
     def text(self) -> str:
@@ -69,7 +75,7 @@ class Chat:
         return next((e.get("metadata") or {})[key] for e in self.last if key in (e.get("metadata") or {}))
 
     def slots(self) -> dict:
-        return requests.get(f"{self.base}/conversations/{self.sender}/tracker", timeout=30).json()["slots"]
+        return self.tracker().json()["slots"]
 
 
 def asked(names: list[str]) -> str | None:
@@ -99,7 +105,7 @@ def finish(chat: Chat, names: list[str], answers: dict[str, str]) -> tuple[str, 
 
 def test_english_report_from_hi_to_receipt_then_status(stack):
     stack, database_url = stack
-    chat = Chat(stack.services["rasa"].url)
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
     names = chat.say("Hi")
     assert names == ["utter_welcome", "utter_ask_language"]
     assert {"/language_hindi", "/language_english"} <= set(chat.payloads())
@@ -121,7 +127,7 @@ def test_english_report_from_hi_to_receipt_then_status(stack):
 
 def test_hindi_greeting_infers_the_language_and_an_urgent_report_is_marked(stack):
     stack, database_url = stack
-    chat = Chat(stack.services["rasa"].url)
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
     names = chat.say("नमस्ते")
     assert names == ["utter_welcome", "utter_ask_description"] and "गुमनाम" in chat.text
     assert asked(chat.say("हमारे गाँव में कच्ची शराब बनाई और बेची जाती है")) == "utter_category_guess"
@@ -150,7 +156,7 @@ COMPLAINTS = [
 @pytest.mark.parametrize("complaint, language, when, village", COMPLAINTS, ids=["romanized", "devanagari", "english"])
 def test_a_complaint_that_says_everything_reaches_the_receipt_in_six_turns(stack, complaint, language, when, village):
     stack, database_url = stack
-    chat = Chat(stack.services["rasa"].url)
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
     names = chat.say(complaint)
     assert names[0] == "utter_welcome" and asked(names) == "utter_category_guess"
     public_number, _ = finish(chat, chat.say("/affirm"), {
@@ -166,7 +172,7 @@ def test_a_complaint_that_says_everything_reaches_the_receipt_in_six_turns(stack
 
 def test_a_returning_reporter_checks_status_in_the_middle_of_a_new_draft_which_is_kept(stack):
     stack, database_url = stack
-    first = Chat(stack.services["rasa"].url)
+    first = Chat(stack.services["rasa"].url, stack.api_token)
     first.say("Hi")
     first.say("/language_english")
     first.say("Men sell ganja near the school gate every afternoon")
@@ -196,7 +202,7 @@ def test_a_returning_reporter_checks_status_in_the_middle_of_a_new_draft_which_i
 
 def test_an_emergency_in_the_first_message_gets_112_at_once_and_the_report_is_urgent(stack):
     stack, _ = stack
-    chat = Chat(stack.services["rasa"].url)
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
     names = chat.say("abhi goli chal rahi hai")
     assert names[:2] == ["utter_welcome", "utter_urgent"] and "112" in chat.text
     assert chat.slots()["urgent"] is True and chat.slots()["language"] == "hi"
@@ -204,7 +210,7 @@ def test_an_emergency_in_the_first_message_gets_112_at_once_and_the_report_is_ur
 
 def test_a_greeting_at_a_form_question_is_not_taken_as_the_answer(stack):
     stack, _ = stack
-    chat = Chat(stack.services["rasa"].url)
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
     chat.say("Hi")
     chat.say("/language_english")
     chat.say("Illegal sand mining from the river with tractors")
