@@ -47,7 +47,7 @@ from tests.support.servers import ROOT, Stack, free_port
 RESULTS = ROOT / "bench" / "results"
 SCRIPT = [
     "Hi", "English",
-    "Every night a truck full of cows is taken from our village towards the Bihar border",
+    "A truck full of cows is taken from our village towards the Bihar border",
     "yes", "gazipur", "Near the Zamania railway crossing", "every night around 2 am",
     "A white truck without a number plate, three men", "skip", "yes",
 ]

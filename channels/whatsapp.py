@@ -136,6 +136,7 @@ class WhatsAppOutput(OutputChannel):
         self.sender_id = sender_id
         self._offer: int | None = None
         self.attempted = 0  # messages this turn tried to send
+        self.forwarded = False  # the message reached the dialogue, which always answers
 
     async def _send(self, message: dict) -> None:
         self.attempted += 1
@@ -259,7 +260,7 @@ class WhatsAppRuntime:
                 log.info("%s message already answered before a restart; not handled again", event.kind)
                 return
             await self._dispatch(event, output, {"channel": CHANNEL, "type": event.kind})
-            if output.attempted == 0 and event.kind in ANSWERED_KINDS:
+            if output.forwarded and output.attempted == 0 and event.kind in ANSWERED_KINDS:
                 # Rasa swallows a failed custom action (e.g. the action server is down) and
                 # answers nothing; the citizen is told instead of left waiting. The draft stays.
                 log.warning("a %s message got no answer; apologising", event.kind)
@@ -270,6 +271,7 @@ class WhatsAppRuntime:
 
     async def _forward(self, event: Inbound, text: str, output: WhatsAppOutput, metadata: dict[str, Any],
                        part: str = "") -> None:
+        output.forwarded = True
         await self.on_new_message(UserMessage(
             text, output, event.sender_id, input_channel=CHANNEL,
             message_id=event.message_key + part, metadata=metadata))

@@ -187,7 +187,9 @@ def test_sp_office_handles_a_report_in_the_browser_and_another_district_cannot_o
     expect(page.get_by_text("Status updated.")).to_be_visible()
     expect(page.get_by_text("Seen by the police").first).to_be_visible()
 
-    page.get_by_role("button", name="Forward on WhatsApp").click()
+    forward = page.get_by_role("button", name="Forward on WhatsApp")
+    expect(forward).to_have_count(1)  # the rerun after the status change has replaced the old form
+    forward.click()
     expect(page.get_by_text("Forwarded to Ram Singh.")).to_be_visible()
     deadline = time.monotonic() + 30
     while not templates(stack, number) and time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from satark.db.models import AuditEvent
 from satark.db.session import get_session_factory
 from satark.settings import PROJECT_ROOT
 from satark.taxonomy import get_category, status_label
+from tests.support import media_fixtures
 
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
 PASSWORD = "correct horse battery"
@@ -284,7 +285,7 @@ def test_photo_evidence_is_shown_inline(office_users):
     picture = io.BytesIO()
     Image.new("RGB", (40, 30), "green").save(picture, "JPEG")
     evidence = media.store(picture.getvalue(), "image", "image/jpeg", caption="**the dumper**")
-    document = media.store(b"%PDF-1.4\n%%EOF\n", "document", "application/pdf")
+    document = media.store(media_fixtures.pdf(), "document", "application/pdf")
     number = submit("GZP", evidence=(evidence, document)).public_number
     app = open_report(signed_in("sp_gzp"), number)
     assert not app.exception

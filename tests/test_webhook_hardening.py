@@ -28,10 +28,16 @@ from tests.support.connector import PHONE_NUMBER_ID, ConnectorHarness
 CONNECTOR_INTENTS = ("/share_evidence{", "/share_location{")
 
 
+async def nodding_bot(message) -> None:
+    """The dialogue always answers (the connector apologises for a turn that got no answer); a fixed
+    word, so the connector's own replies stand out."""
+    await message.output_channel.send_text_message(message.sender_id, "ok")
+
+
 @pytest.fixture(scope="module")
 def harness(system):
-    """The real connector with a dialogue that only listens, so every reply comes from the connector."""
-    harness = ConnectorHarness(bot=None).start()
+    """The real connector with a dialogue that only nods, so every other reply comes from the connector."""
+    harness = ConnectorHarness(bot=nodding_bot).start()
     yield harness
     harness.stop()
 
