@@ -351,6 +351,7 @@ def base_env(workdir: Path) -> dict[str, str]:
 async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="satark-load-"))
     system = System(workdir, {**base_env(workdir), "SANIC_WORKERS": str(args.workers)})
+    results["default_profile_workers"] = args.workers
     await system.start_sandbox()
     try:
         [url] = await asyncio.get_running_loop().run_in_executor(None, system.start)
@@ -438,7 +439,11 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "the machine was shared with other work, so these are lower bounds of what 2 idle cores do.", "",
              "Citizens type a 10-turn report (English) and pause between answers; WhatsApp goes through "
              "signed webhooks and the real connector, replies are timed where the Graph API stand-in "
-             "receives them (to the turn's last reply). REST is timed per HTTP request.", "",
+             "receives them (to the turn's last reply). REST is timed per HTTP request. The first phases run "
+             "the development profile as `make run` does: one Rasa server with "
+             f"{results.get('default_profile_workers')} worker processes, SQLite, the inbound queue in SQLite. "
+             "The nginx phases run the production profile (PostgreSQL, Redis), one worker per server. "
+             "Memory is the Rasa server with its workers.", "",
              "| phase | channel | servers | citizens | pause | turns | reports | errors | msg/s | p50 ms | p95 ms "
              "| p99 ms | server CPU ms/turn |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["phases"]:
@@ -476,9 +481,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     parser.add_argument("--citizens", type=int, default=50)
     parser.add_argument("--pause", type=float, default=2.0)
-    parser.add_argument("--saturation-citizens", type=int, default=30)
+    parser.add_argument("--saturation-citizens", type=int, default=40)
     parser.add_argument("--saturation-seconds", type=float, default=30.0)
-    parser.add_argument("--sustain-seconds", type=float, default=60.0,
+    parser.add_argument("--sustain-seconds", type=float, default=90.0,
                         help="sustained WhatsApp load with memory sampling (300 = the 5-minute run; 0 = skip)")
     parser.add_argument("--scale-out", action="store_true", help="also: 1 vs 2 Rasa servers behind nginx")
     parser.add_argument("--skip-default", action="store_true", help="only the scale-out phases")
