@@ -9,7 +9,8 @@ is timed when it arrives. Each citizen types a whole report (10 turns, English) 
    `--workers` Rasa worker processes as `make run` starts them:
    p50/p95/p99 from sending to the turn's last reply, errors, messages per second.
 2. Saturation: `--saturation-citizens` citizens without pauses for `--saturation-seconds`, REST
-   then WhatsApp; the ratio of their throughputs.
+   then WhatsApp (twice as many there: each waits for its replies to settle); the ratio of
+   their throughputs.
 3. Sustained WhatsApp load for `--sustain-seconds` (300 for the 5-minute run), sampling the
    resident memory of the Rasa and action server processes.
 4. With `--scale-out`: the production profile (PostgreSQL, Redis) behind nginx, one Rasa server
@@ -343,6 +344,12 @@ def drop_postgres_database(name: str) -> None:
     connection.close()
 
 
+def saturating(args: argparse.Namespace, channel: str) -> int:
+    """Citizens that keep the servers busy: a WhatsApp citizen also waits QUIET seconds after
+    each turn (replies arrive one by one), so WhatsApp gets twice as many."""
+    return args.saturation_citizens * (2 if channel == "whatsapp" else 1)
+
+
 def base_env(workdir: Path) -> dict[str, str]:
     return {"SATARK_VAR_DIR": str(workdir / "var"), "DATABASE_URL": f"sqlite:///{workdir / 'var' / 'satark.db'}",
             "SATARK_DEV_MODE": "true", "SENDER_RATE_LIMIT_PER_MINUTE": "1000"}
@@ -364,7 +371,7 @@ async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> 
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
             for channel in ("rest", "whatsapp"):
-                phase = await citizens.run(Phase("saturation", channel, args.saturation_citizens, 0.0),
+                phase = await citizens.run(Phase("saturation", channel, saturating(args, channel), 0.0),
                                            duration=args.saturation_seconds)
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
@@ -405,7 +412,7 @@ async def scale_out(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 for channel in ("rest", "whatsapp"):
                     phase = await citizens.run(
                         Phase(f"{servers} server(s) behind nginx, saturation", channel,
-                              args.saturation_citizens, 0.0), duration=args.saturation_seconds)
+                              saturating(args, channel), 0.0), duration=args.saturation_seconds)
                     results["phases"].append({**phase.summary(), "servers": servers, "profile": "postgres+redis"})
                     print(json.dumps(results["phases"][-1]), flush=True)
         finally:
