@@ -91,7 +91,7 @@ bench-load: install train nginx ## Capacity: citizens on WhatsApp and REST, satu
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m bench.profile_turn
 
 bench-sustained: install train ## The 5-minute sustained run with memory sampling
-	$(BIN)/python -m bench.load --sustain-seconds 300 $(LOAD_ARGS)
+	$(BIN)/python -m bench.load --sustain-seconds 300 --out bench/results/sustained $(LOAD_ARGS)
 
 bench-dashboard: install ## Dashboard service calls and rendered pages (inbox, overview) on 100,000 reports, SQLite and PostgreSQL
 	$(BIN)/python -m bench.dashboard

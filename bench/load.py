@@ -9,7 +9,8 @@ is timed when it arrives. Each citizen types a whole report (10 turns, English) 
    `--workers` Rasa worker processes as `make run` starts them:
    p50/p95/p99 from sending to the turn's last reply, errors, messages per second.
 2. Saturation: `--saturation-citizens` citizens without pauses for `--saturation-seconds`, REST
-   then WhatsApp; the ratio of their throughputs.
+   then WhatsApp (twice as many there: each waits for its replies to settle); the ratio of
+   their throughputs.
 3. Sustained WhatsApp load for `--sustain-seconds` (300 for the 5-minute run), sampling the
    resident memory of the Rasa and action server processes.
 4. With `--scale-out`: the production profile (PostgreSQL, Redis) behind nginx, one Rasa server
@@ -343,6 +344,12 @@ def drop_postgres_database(name: str) -> None:
     connection.close()
 
 
+def saturating(args: argparse.Namespace, channel: str) -> int:
+    """Citizens that keep the servers busy: a WhatsApp citizen also waits QUIET seconds after
+    each turn (replies arrive one by one), so WhatsApp gets twice as many."""
+    return args.saturation_citizens * (2 if channel == "whatsapp" else 1)
+
+
 def base_env(workdir: Path) -> dict[str, str]:
     return {"SATARK_VAR_DIR": str(workdir / "var"), "DATABASE_URL": f"sqlite:///{workdir / 'var' / 'satark.db'}",
             "SATARK_DEV_MODE": "true", "SENDER_RATE_LIMIT_PER_MINUTE": "1000"}
@@ -351,6 +358,7 @@ def base_env(workdir: Path) -> dict[str, str]:
 async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="satark-load-"))
     system = System(workdir, {**base_env(workdir), "SANIC_WORKERS": str(args.workers)})
+    results["default_profile_workers"] = args.workers
     await system.start_sandbox()
     try:
         [url] = await asyncio.get_running_loop().run_in_executor(None, system.start)
@@ -363,7 +371,7 @@ async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> 
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
             for channel in ("rest", "whatsapp"):
-                phase = await citizens.run(Phase("saturation", channel, args.saturation_citizens, 0.0),
+                phase = await citizens.run(Phase("saturation", channel, saturating(args, channel), 0.0),
                                            duration=args.saturation_seconds)
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
@@ -404,7 +412,7 @@ async def scale_out(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 for channel in ("rest", "whatsapp"):
                     phase = await citizens.run(
                         Phase(f"{servers} server(s) behind nginx, saturation", channel,
-                              args.saturation_citizens, 0.0), duration=args.saturation_seconds)
+                              saturating(args, channel), 0.0), duration=args.saturation_seconds)
                     results["phases"].append({**phase.summary(), "servers": servers, "profile": "postgres+redis"})
                     print(json.dumps(results["phases"][-1]), flush=True)
         finally:
@@ -438,7 +446,11 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "the machine was shared with other work, so these are lower bounds of what 2 idle cores do.", "",
              "Citizens type a 10-turn report (English) and pause between answers; WhatsApp goes through "
              "signed webhooks and the real connector, replies are timed where the Graph API stand-in "
-             "receives them (to the turn's last reply). REST is timed per HTTP request.", "",
+             "receives them (to the turn's last reply). REST is timed per HTTP request. The first phases run "
+             "the development profile as `make run` does: one Rasa server with "
+             f"{results.get('default_profile_workers')} worker processes, SQLite, the inbound queue in SQLite. "
+             "The nginx phases run the production profile (PostgreSQL, Redis), one worker per server. "
+             "Memory is the Rasa server with its workers.", "",
              "| phase | channel | servers | citizens | pause | turns | reports | errors | msg/s | p50 ms | p95 ms "
              "| p99 ms | server CPU ms/turn |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["phases"]:
@@ -476,9 +488,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     parser.add_argument("--citizens", type=int, default=50)
     parser.add_argument("--pause", type=float, default=2.0)
-    parser.add_argument("--saturation-citizens", type=int, default=30)
+    parser.add_argument("--saturation-citizens", type=int, default=40)
     parser.add_argument("--saturation-seconds", type=float, default=30.0)
-    parser.add_argument("--sustain-seconds", type=float, default=60.0,
+    parser.add_argument("--sustain-seconds", type=float, default=90.0,
                         help="sustained WhatsApp load with memory sampling (300 = the 5-minute run; 0 = skip)")
     parser.add_argument("--scale-out", action="store_true", help="also: 1 vs 2 Rasa servers behind nginx")
     parser.add_argument("--skip-default", action="store_true", help="only the scale-out phases")

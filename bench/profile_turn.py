@@ -14,6 +14,7 @@ import asyncio
 import functools
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -119,6 +120,7 @@ def main() -> None:
             print(json.dumps(result, indent=1))
     finally:
         stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     (args.out or RESULTS / "profile_turn.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
