@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+import psycopg2
 import pytest
 
 from satark.db import session as db_session
@@ -47,3 +50,26 @@ def harness(system):
     harness = ConnectorHarness(bot=scripted_bot).start()
     yield harness
     harness.stop()
+
+
+POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def postgres(runtime, monkeypatch):
+    """A fresh, migrated PostgreSQL database (127.0.0.1:5432) as DATABASE_URL; skipped, saying why,
+    when no server is reachable."""
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server reachable at 127.0.0.1:5432 as user postgres ({error})".strip())
+    name = f"satark_test_{uuid.uuid4().hex[:8]}"
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    monkeypatch.setenv("DATABASE_URL", f"{POSTGRES_SERVER}/{name}")
+    clear_caches()
+    upgrade()
+    yield
+    db_session.get_engine().dispose()
+    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()

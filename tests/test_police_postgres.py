@@ -3,41 +3,16 @@ overview (week and median expressions differ per database), seeding and the appe
 
 from __future__ import annotations
 
-import uuid
-
-import psycopg2
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from satark import police
-from satark.db.migrate import upgrade
-from satark.db.session import get_engine, get_session_factory
+from satark.db.session import get_session_factory
 from satark.police import InboxFilter
 from satark.seed import seed_reports
-from tests.conftest import clear_caches
 from tests.support.police import submit, user
 from tests.test_police_service import weeks_start_on_monday_in_india
-
-SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture
-def postgres(runtime, monkeypatch):
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is unreachable: {error}")
-    name = f"satark_police_{uuid.uuid4().hex[:8]}"
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv("DATABASE_URL", f"{SERVER}/{name}")
-    clear_caches()
-    upgrade()
-    yield
-    get_engine().dispose()
-    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def test_police_service_on_postgres(postgres):

@@ -4,35 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg2
-import pytest
 from sqlalchemy import func, select
 
 from satark import reports
-from satark.db.migrate import upgrade
 from satark.db.models import Report
-from satark.db.session import get_engine, get_session_factory
-from tests.conftest import clear_caches
-
-SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture
-def postgres(runtime, monkeypatch):
-    name = f"satark_test_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"no PostgreSQL server reachable at 127.0.0.1:5432 as user postgres ({error})".strip())
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv("DATABASE_URL", f"{SERVER}/{name}")
-    clear_caches()
-    upgrade()
-    yield
-    get_engine().dispose()
-    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+from satark.db.session import get_session_factory
 
 
 def test_submit_on_postgres_is_stored_once(postgres):
