@@ -144,11 +144,14 @@ def _markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__,
+def run_backends(prog: str, description: str, runs: int, measure_one: Callable[[str, int, int], Any],
+                 doing: str, argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Parse the shared options, then seed each database and measure it with `measure_one(url,
+    reports, runs)`; an unreachable PostgreSQL is reported, not fatal. Also used by bench.dashboard_pages."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -162,16 +165,21 @@ def main(argv: list[str] | None = None) -> None:
     }
     databases = {"sqlite": sqlite_database, "postgresql": postgres_database}
     for backend in args.backends:
-        print(f"{backend}: seeding {args.reports} reports and measuring…", flush=True)
+        print(f"{backend}: seeding {args.reports} reports and {doing}…", flush=True)
         try:
             with databases[backend]() as url:
-                results["backends"][backend] = measure(url, args.reports, args.runs)
+                results["backends"][backend] = measure_one(url, args.reports, args.runs)
         except Exception as error:  # an unreachable server is reported, not fatal
             if backend == "sqlite":
                 raise
             results["skipped"][backend] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
             print(f"{backend} skipped: {results['skipped'][backend]}")
     args.out.mkdir(parents=True, exist_ok=True)
+    return args, results
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, results = run_backends("python -m bench.dashboard", __doc__, 5, measure, "measuring", argv)
     (args.out / "dashboard.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     report = _markdown(results)
     (args.out / "dashboard.md").write_text(report)

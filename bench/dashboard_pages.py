@@ -11,17 +11,14 @@ within the TTL (any click on the page). Writes bench/results/dashboard_pages.md.
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import statistics
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.dashboard import PASSWORD, RESULTS, TARGET_SECONDS, _reset_caches, postgres_database, sqlite_database
+from bench.dashboard import PASSWORD, TARGET_SECONDS, _reset_caches, run_backends
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PAGES = {"inbox": None, "overview": "views/overview.py"}
@@ -94,32 +91,7 @@ def _markdown(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.dashboard_pages", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reports", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    os.environ["SATARK_DEV_MODE"] = "true"
-    os.environ.setdefault("SATARK_VAR_DIR", tempfile.mkdtemp(prefix="satark-bench-var-"))
-    results: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load": round(os.getloadavg()[0], 2), "reports": args.reports, "runs": args.runs,
-        "backends": {}, "skipped": {},
-    }
-    databases = {"sqlite": sqlite_database, "postgresql": postgres_database}
-    for backend in args.backends:
-        print(f"{backend}: seeding {args.reports} reports and rendering pages…", flush=True)
-        try:
-            with databases[backend]() as url:
-                results["backends"][backend] = measure(url, args.reports, args.runs)
-        except Exception as error:  # an unreachable server is reported, not fatal
-            if backend == "sqlite":
-                raise
-            results["skipped"][backend] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
-    args.out.mkdir(parents=True, exist_ok=True)
+    args, results = run_backends("python -m bench.dashboard_pages", __doc__, 3, measure, "rendering pages", argv)
     report = _markdown(results)
     (args.out / "dashboard_pages.md").write_text(report)
     print(report)
