@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 import uuid
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from actions.report import ActionSubmitReport
-from satark import reports, retention, spool
+from satark import action_server, reports, retention, spool
 from satark.db.models import Report
 from satark.db.session import get_session_factory
 from tests.conftest import clear_caches
@@ -99,3 +100,21 @@ def test_the_citizen_gets_the_receipt_while_the_database_is_down(outage):
     assert reports.replay_spool() == 1
     assert reports.report_status(messages[0]["receipt_code"], sender_id="c0ffee").public_number == \
         messages[0]["public_number"]
+
+
+def test_the_action_server_stores_spooled_reports_without_a_new_submit(outage, monkeypatch):
+    spooled = reports.submit_report(make_draft())
+    outage()
+    monkeypatch.setattr(action_server, "SPOOL_REPLAY_SECONDS", 0.01)
+
+    async def replay_until_empty() -> None:
+        task = asyncio.create_task(action_server._replay_spool_periodically())
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if not spool.pending():
+                break
+        task.cancel()
+
+    asyncio.run(replay_until_empty())
+    assert spool.pending() == []
+    assert [report.public_number for report in stored_reports()] == [spooled.public_number]
