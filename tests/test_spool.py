@@ -6,15 +6,18 @@ import asyncio
 import stat
 import uuid
 
+import psycopg2
 import pytest
 from sqlalchemy import select
 
 from actions.report import ActionSubmitReport
 from satark import action_server, reports, retention, spool
+from satark.db.migrate import upgrade
 from satark.db.models import Report
-from satark.db.session import get_session_factory
+from satark.db.session import get_engine, get_session_factory
 from tests.conftest import clear_caches
 from tests.support.servers import free_port
+from tests.support.tcp_proxy import TcpProxy
 from tests.test_actions import FILLED, make_tracker, responses, run, slots_of
 from tests.test_data_layer import make_draft
 
@@ -96,6 +99,7 @@ def test_the_citizen_gets_the_receipt_while_the_database_is_down(outage):
     assert messages[0]["public_number"].startswith("GZP-") and messages[0]["receipt_code"]
     assert slots_of(events)["draft_id"] is None  # the spool keeps it now: the draft is closed
     assert len(spool.pending()) == 1
+    assert tracker.sender_id not in spool.pending()[0].read_text()  # nothing about who sent it
     outage()
     assert reports.replay_spool() == 1
     assert reports.report_status(messages[0]["receipt_code"], sender_id="c0ffee").public_number == \
@@ -118,3 +122,37 @@ def test_the_action_server_stores_spooled_reports_without_a_new_submit(outage, m
     asyncio.run(replay_until_empty())
     assert spool.pending() == []
     assert [report.public_number for report in stored_reports()] == [spooled.public_number]
+
+
+@pytest.fixture
+def postgres_behind_a_proxy(runtime, monkeypatch):
+    """A fresh PostgreSQL database reached through a relay the test can cut."""
+    name = f"satark_spool_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    proxy = TcpProxy(5432).start()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg2://postgres@127.0.0.1:{proxy.port}/{name}")
+    monkeypatch.setattr(reports, "DB_ATTEMPTS", 2)
+    monkeypatch.setattr(reports.time, "sleep", lambda _seconds: None)
+    clear_caches()
+    upgrade()
+    yield proxy
+    proxy.stop()
+    get_engine().dispose()
+    admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_postgres_cut_mid_service_then_back(postgres_behind_a_proxy):
+    proxy = postgres_behind_a_proxy
+    before = reports.submit_report(make_draft())
+    proxy.cut()
+    spooled = reports.submit_report(make_draft(district_code="VNS"))
+    assert spooled.stored is False and len(spool.pending()) == 1
+    proxy.restore()
+    after = reports.submit_report(make_draft())  # stores the spooled report first
+    assert after.stored and spool.pending() == []
+    assert sorted(report.public_number for report in stored_reports()) == sorted(
+        [before.public_number, spooled.public_number, after.public_number])
+    assert reports.report_status(spooled.receipt_code, sender_id="pg").public_number == spooled.public_number
