@@ -50,8 +50,7 @@ def keep(draft_hash: str, record: dict) -> dict:
     a concurrent or earlier submit of the same draft was first, and its record wins.
     """
     folder = spool_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # a mounted volume keeps its own mode
     target = path_for(draft_hash)
     if target.exists():
         return read(target)
