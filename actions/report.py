@@ -540,7 +540,7 @@ class ActionSubmitReport(Action):
         try:
             receipt = await asyncio.to_thread(submit_report, draft)
         except StorageUnavailable:
-            log.error("report could not be stored; the draft stays in the conversation")
+            log.error("report could neither be stored nor spooled; the draft stays in the conversation")
             dispatcher.utter_message(response="utter_storage_failed")
             return []
         dispatcher.utter_message(response="utter_report_submitted", public_number=receipt.public_number,

@@ -10,6 +10,7 @@ parameter: `token: ${ACTION_SERVER_TOKEN}` in endpoints.yml), refuses bodies abo
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import os
@@ -20,14 +21,27 @@ from sanic import Sanic, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 
-from satark import preflight
+from satark import preflight, spool
 from satark.logs import configure_logging
+from satark.reports import replay_spool
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5055
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # a long conversation's tracker is well below this
 OPEN_PATHS = ("/health",)
+SPOOL_REPLAY_SECONDS = 30
+
+
+async def _replay_spool_periodically() -> None:
+    """Store reports spooled during a database outage even when no new report comes in."""
+    while True:
+        await asyncio.sleep(SPOOL_REPLAY_SECONDS)
+        try:
+            if spool.pending():
+                await asyncio.to_thread(replay_spool)
+        except Exception as error:  # the next round tries again
+            log.error("spool replay failed (%s)", type(error).__name__)
 
 
 def _inflate(body: bytes, limit: int) -> bytes | None:
@@ -41,6 +55,10 @@ def create_app(token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_
                actions_package: str = "actions") -> Sanic:
     app = create_sdk_app(actions_package, cors_origins=None, auto_reload=False)
     app.config.REQUEST_MAX_SIZE = max_body_bytes
+
+    @app.after_server_start
+    async def start_spool_replay(server: Sanic, _loop) -> None:
+        server.add_task(_replay_spool_periodically())
 
     @app.exception(PayloadTooLarge)
     async def too_large(_request: Request, _error: Exception):

@@ -6,13 +6,13 @@ import hashlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from satark import queries
+from satark import queries, spool
 from satark.db.models import (
     CodeAttempt,
     Office,
@@ -37,7 +37,7 @@ PUBLIC_NUMBER_ATTEMPTS = 20
 
 
 class StorageUnavailable(RuntimeError):
-    """The database could not be reached even after retrying; the draft is kept by the caller."""
+    """The database could not be reached even after retrying (for a submit: nor the spool written)."""
 
 
 class CodeLocked(Exception):
@@ -73,6 +73,7 @@ class Receipt:
     public_number: str
     receipt_code: str
     newly_created: bool
+    stored: bool = True  # False: kept in the spool until the database returns, under this number
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,12 @@ def sync_offices(session: Session, directory: OfficeDirectory) -> None:
 
 def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
                   directory: OfficeDirectory | None = None) -> Receipt:
-    """Store a confirmed report once; a retry with the same draft key returns the same receipt."""
+    """Store a confirmed report once; a retry with the same draft key returns the same receipt.
+
+    When the database stays unreachable the report is kept in the spool (`satark.spool`) with the
+    number it will be stored under, and the citizen gets the receipt all the same. Spooled reports
+    are stored first whenever a submit reaches the database.
+    """
     factory = factory or get_session_factory()
     directory = directory or load_offices()
     secret = get_receipt_secret()
@@ -123,31 +129,99 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
     district = directory.district(draft.district_code)
     if district is None:
         raise ValueError(f"unknown district {draft.district_code!r}")
-
     draft_hash = draft_key_hash(draft.draft_key, secret)
+    try:
+        _replay(factory, directory)
+        number, created = _store(draft, draft_hash, receipt_hash(code, secret), factory, directory)
+        return Receipt(number, code, newly_created=created)
+    except StorageUnavailable:
+        record = {**asdict(draft), "draft_key": draft_hash, "receipt_hash": receipt_hash(code, secret),
+                  "public_number": new_public_number(district.code, utcnow().year)}
+        try:
+            kept = spool.keep(draft_hash, record)
+        except OSError as error:
+            raise StorageUnavailable(f"database unreachable and spool not writable ({error.strerror})") from error
+        log.warning("database unreachable: report kept in the spool until it returns")
+        return Receipt(kept["public_number"], code, newly_created=kept is record, stored=False)
+
+
+def replay_spool(factory: sessionmaker | None = None, directory: OfficeDirectory | None = None) -> int:
+    """Store the reports kept while the database was unreachable; how many were stored now."""
+    try:
+        return _replay(factory or get_session_factory(), directory)
+    except StorageUnavailable:
+        log.warning("database still unreachable: spooled reports wait")
+        return 0
+
+
+def _replay(factory: sessionmaker, directory: OfficeDirectory | None) -> int:
+    """Store each spooled report under its number, then shred its file; raises `StorageUnavailable`.
+
+    A file that cannot be stored for another reason stays for an operator (logged by kind only).
+    """
+    paths = spool.pending()
+    if not paths:
+        return 0
+    directory = directory or load_offices()
+    stored = 0
+    for path in paths:
+        try:
+            record = spool.read(path)
+            draft_hash, code_hash, number = record.pop("draft_key"), record.pop("receipt_hash"), record.pop(
+                "public_number")
+            draft = ReportDraft(draft_key="", **{**record, "evidence_ids": tuple(record["evidence_ids"])})
+            _store(draft, draft_hash, code_hash, factory, directory, preferred_number=number)
+        except StorageUnavailable:
+            raise
+        except FileNotFoundError:
+            continue  # another process stored it meanwhile
+        except Exception as error:  # one bad file must not hold up the others
+            log.error("spooled report %s not stored (%s); the file stays", path.name[:8], type(error).__name__)
+            continue
+        spool.remove(path)
+        stored += 1
+    if stored:
+        log.info("stored %d spooled report(s)", stored)
+    return stored
+
+
+def _store(draft: ReportDraft, draft_hash: str, code_hash: str, factory: sessionmaker,
+           directory: OfficeDirectory, preferred_number: str | None = None) -> tuple[str, bool]:
+    """Insert the report unless its draft is stored already: its public number, and whether it is new.
+
+    `preferred_number` (the number a spooled receipt promised) is used when still free.
+    """
+    district = directory.district(draft.district_code)
+    if district is None:
+        raise ValueError(f"unknown district {draft.district_code!r}")
 
     def find_existing(session: Session) -> Report | None:
         return session.execute(queries.report_by_draft_key(draft_hash)).scalar_one_or_none()
 
+    def is_free(session: Session, number: str) -> bool:
+        return session.execute(queries.report_by_public_number(number)).scalar_one_or_none() is None
+
     def unused_number(session: Session) -> str:
+        if preferred_number and is_free(session, preferred_number):
+            return preferred_number
         year = utcnow().year
         for _ in range(PUBLIC_NUMBER_ATTEMPTS):
             number = new_public_number(district.code, year)
-            if session.execute(queries.report_by_public_number(number)).scalar_one_or_none() is None:
+            if is_free(session, number):
                 return number
         raise RuntimeError(f"no free report number for {district.code} after {PUBLIC_NUMBER_ATTEMPTS} tries")
 
-    def insert(session: Session) -> Receipt:
+    def insert(session: Session) -> tuple[str, bool]:
         existing = find_existing(session)
         if existing is not None:
-            return Receipt(existing.public_number, code, newly_created=False)
+            return existing.public_number, False
         sync_offices(session, directory)
         session.flush()
         routing = route(directory, district, draft.category)
         report = Report(
             public_number=unused_number(session),
             draft_key=draft_hash,
-            receipt_hash=receipt_hash(code, secret),
+            receipt_hash=code_hash,
             category=draft.category,
             district_code=district.code,
             range_code=district.range_code,
@@ -171,7 +245,7 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
             for item in session.execute(queries.evidence_by_ids(list(draft.evidence_ids))).scalars():
                 if item.report_id is None:
                     item.report = report
-        return Receipt(report.public_number, code, newly_created=True)
+        return report.public_number, True
 
     try:
         return _retrying(insert, factory)
@@ -182,7 +256,7 @@ def submit_report(draft: ReportDraft, factory: sessionmaker | None = None,
         if existing is None:
             # Another report's submit inserted the same offices first: they are there now.
             return _retrying(insert, factory)
-        return Receipt(existing.public_number, code, newly_created=False)
+        return existing.public_number, False
 
 
 def _find_by_code(session: Session, code: str) -> Report | None:

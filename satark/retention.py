@@ -10,7 +10,8 @@ Ages come from settings (`RETENTION_*` in .env.example). Deleted:
 
 Files are overwritten before they are unlinked. Remaining conversations are redacted by the
 tracker-store rules (`satark.tracker_store.scrub_all`), which also migrates conversations stored
-before those rules existed. Only counts are logged.
+before those rules existed. Reports kept in the spool while the database was unreachable are
+stored first (`satark.spool`). Only counts are logged.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Counts:
     stray_files: int = 0
     processed_messages: int = 0
     closed_report_evidence: int = 0
+    spooled_reports_stored: int = 0
 
 
 def shred(path: Path) -> bool:
@@ -154,6 +156,9 @@ def run(endpoints_file: Path | None = None, factory: sessionmaker | None = None,
     now = now or datetime.now(timezone.utc)
     factory = factory or get_session_factory()
     counts = Counts()
+    from satark.reports import replay_spool  # here: satark.spool imports this module
+
+    counts.spooled_reports_stored = replay_spool(factory)
     purge_evidence(factory, get_settings().media_dir, now, counts)
     purge_processed_messages(factory, now, counts)
     endpoints_file = endpoints_file or Path(os.environ.get("RASA_ENDPOINTS") or PROJECT_ROOT / "endpoints.yml")

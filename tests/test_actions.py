@@ -128,10 +128,11 @@ def test_submit_stores_once_even_when_the_action_is_retried(runtime):
     assert slots_of(events)["draft_id"] is None and slots_of(events)["stage"] == "idle"
 
 
-def test_submit_during_a_database_outage_keeps_the_draft(runtime, monkeypatch):
+def test_submit_when_neither_database_nor_spool_can_keep_it_keeps_the_draft(runtime, monkeypatch):
     from tests.conftest import clear_caches
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://satark@127.0.0.1:1/none")
+    (runtime / "spool").write_text("")  # a file where the spool folder should be: it cannot be written
     clear_caches()
     monkeypatch.setattr(reports, "DB_ATTEMPTS", 2)
     messages, events = run(ActionSubmitReport(), make_tracker({**FILLED, "draft_id": uuid.uuid4().hex}))

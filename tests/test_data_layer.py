@@ -121,10 +121,11 @@ def test_wrong_codes_are_slowed_down_per_conversation(runtime):
     assert reports.wrong_code_lockout("sender-b") == 0
 
 
-def test_a_database_outage_is_reported_not_swallowed(runtime, monkeypatch):
+def test_a_database_outage_with_no_spool_is_reported_not_swallowed(runtime, monkeypatch):
     from tests.conftest import clear_caches
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://satark@127.0.0.1:1/none")  # nothing listens there
+    (runtime / "spool").write_text("")  # a file where the spool folder should be: it cannot be written
     clear_caches()
     monkeypatch.setattr(reports, "DB_ATTEMPTS", 2)
     with pytest.raises(reports.StorageUnavailable):
