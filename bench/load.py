@@ -467,17 +467,22 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def load_average() -> tuple[float, ...]:
+    """The 1/5/15-minute load averages to two decimals (more digits say nothing)."""
+    return tuple(round(value, 2) for value in os.getloadavg())
+
+
 async def main(args: argparse.Namespace) -> None:
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "machine": f"{os.cpu_count()} cores, {platform.platform()}",
-                               "load_average_at_start": os.getloadavg(),
+                               "load_average_at_start": load_average(),
                                "command": "python -m bench.load " + " ".join(args.argv), "phases": []}
     if not args.skip_default:
         await default_profile(args, results)
     if args.scale_out:
         await scale_out(args, results)
     results["ratios"] = ratios(results)
-    results["load_average_at_end"] = os.getloadavg()
+    results["load_average_at_end"] = load_average()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "load.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     write_markdown(results, args.out / "load.md")
