@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -122,3 +123,16 @@ def show_flash() -> None:
     message = st.session_state.pop("_flash", None)
     if message:
         st.success(message)
+
+
+def scope_filters(user: UserView, district_column: Any, category_column: Any,
+                  prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The district (only for a user who sees several) and category pickers the inbox and the
+    overview share; `prefix` keeps each page's widget state apart."""
+    districts = ()
+    if len(user.district_codes) > 1:
+        districts = tuple(district_column.multiselect(t("district"), user.district_codes,
+                                                      format_func=district_name, key=f"{prefix}_districts"))
+    categories = tuple(category_column.multiselect(t("category"), data.category_keys(),
+                                                   format_func=category_name, key=f"{prefix}_categories"))
+    return districts, categories

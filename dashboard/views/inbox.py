@@ -13,6 +13,7 @@ from dashboard.ui import (
     category_name,
     district_name,
     office_name,
+    scope_filters,
     signed_in_user,
     status_name,
     table_height,
@@ -45,12 +46,7 @@ with st.form("open_number", clear_on_submit=True, border=False):
 
 with st.expander(t("filters"), expanded=False):
     left, middle, right = st.columns(3)
-    districts = ()
-    if len(user.district_codes) > 1:
-        districts = tuple(left.multiselect(t("district"), user.district_codes, format_func=district_name,
-                                           key="f_districts"))
-    categories = tuple(left.multiselect(t("category"), data.category_keys(), format_func=category_name,
-                                        key="f_categories"))
+    districts, categories = scope_filters(user, left, left, "f")
     statuses = tuple(middle.multiselect(t("status"), STATUSES, format_func=status_name, key="f_statuses"))
     evidence = middle.selectbox(t("has_evidence"), list(EVIDENCE_CHOICES), format_func=t, key="f_evidence")
     date_from = right.date_input(t("date_from"), value=None, key="f_from", format="DD.MM.YYYY")

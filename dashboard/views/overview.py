@@ -8,19 +8,14 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.labels import t
-from dashboard.ui import category_name, district_name, signed_in_user, status_name
+from dashboard.ui import category_name, district_name, scope_filters, signed_in_user, status_name
 from satark.police import InboxFilter
 
 user = signed_in_user()
 st.title(t("overview_title"))
 
 left, middle, right = st.columns(3)
-districts = ()
-if len(user.district_codes) > 1:
-    districts = tuple(left.multiselect(t("district"), user.district_codes, format_func=district_name,
-                                       key="o_districts"))
-categories = tuple(middle.multiselect(t("category"), data.category_keys(), format_func=category_name,
-                                      key="o_categories"))
+districts, categories = scope_filters(user, left, middle, "o")
 date_from = right.date_input(t("date_from"), value=None, key="o_from", format="DD.MM.YYYY")
 date_to = right.date_input(t("date_to"), value=None, key="o_to", format="DD.MM.YYYY")
 flt = InboxFilter(districts=districts, categories=categories, date_from=date_from, date_to=date_to,

@@ -9,6 +9,7 @@ view) and again after every change made here.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -68,6 +69,20 @@ def reread() -> None:
     st.session_state.pop("report_visit", None)
     st.session_state["report_changed"] = number
     st.rerun()
+
+
+def text_form(name: str, label: str, max_chars: int, button: str, done: str, save: Callable[[str], None]) -> None:
+    """A one-field form that saves non-empty text once, then clears (a fresh form key)."""
+    with st.form(form_key(name), clear_on_submit=True):
+        text = st.text_area(label, max_chars=max_chars)
+        if st.form_submit_button(button):
+            if not text.strip():
+                st.warning(t("empty_text"))
+            else:
+                save(text.strip())
+                renew_form(name)
+                flash(done)
+                reread()
 
 
 title, reload = st.columns([6, 1], vertical_alignment="bottom")
@@ -200,25 +215,9 @@ with work:
                     status=t(f"delivery_{sent['status']}")))
 
     st.subheader(t("message_reporter"))
-    with st.form(form_key("message"), clear_on_submit=True):
-        message = st.text_area(t("message_text"), max_chars=1000)
-        if st.form_submit_button(t("send")):
-            if not message.strip():
-                st.warning(t("empty_text"))
-            else:
-                data.message_reporter(user, report.number, message.strip())
-                renew_form("message")
-                flash(t("message_sent"))
-                reread()
+    text_form("message", t("message_text"), 1000, t("send"), t("message_sent"),
+              lambda text: data.message_reporter(user, report.number, text))
 
     st.subheader(t("internal_note"))
-    with st.form(form_key("note"), clear_on_submit=True):
-        note_text = st.text_area(t("note_text"), max_chars=4000)
-        if st.form_submit_button(t("add_note")):
-            if not note_text.strip():
-                st.warning(t("empty_text"))
-            else:
-                data.add_note(user, report.number, note_text.strip())
-                renew_form("note")
-                flash(t("note_added"))
-                reread()
+    text_form("note", t("note_text"), 4000, t("add_note"), t("note_added"),
+              lambda text: data.add_note(user, report.number, text))
