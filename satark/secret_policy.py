@@ -13,12 +13,15 @@ import re
 from collections import Counter
 
 MIN_LENGTH = 32
-MIN_ENTROPY_BITS = 96  # estimated from the character distribution: token_hex(16) scores ~120, token_hex(32) ~240
+MIN_ENTROPY_BITS = 80  # estimated from the character distribution: token_hex(16) scores ~120, token_hex(32) ~240
 PLACEHOLDER = re.compile(
     r"change[-_ ]?me|changeit|example|placeholder|replace[-_ ]?me|your[-_ ]|secret|password|passwort|"
-    r"dummy|default|sandbox|^test|xxxx|1234|abcd|qwerty|todo|fixme",
+    r"dummy|default|sandbox|^test|qwerty|^todo|fixme",
     re.IGNORECASE,
 )
+# A run of 8+ characters that comes again ("0123456789" * 4): typed, not drawn. Short runs such as
+# "1234" or "abcd" are not enough: random hex tokens contain them now and then.
+REPEATED_RUN = re.compile(r"(.{8,}).*?\1", re.DOTALL)
 GENERATE_HINT = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 # Every secret the services read from the environment, with what it protects.
@@ -47,7 +50,9 @@ def secret_problem(value: str | None) -> str | None:
     if not value:
         return "is not set"
     if PLACEHOLDER.search(value):
-        return "looks like a placeholder (change-me, example, secret, 1234, …)"
+        return "looks like a placeholder (change-me, example, secret, …)"
+    if REPEATED_RUN.search(value):
+        return "repeats itself (not random)"
     if len(value) < MIN_LENGTH:
         return f"is shorter than {MIN_LENGTH} characters"
     if entropy_bits(value) < MIN_ENTROPY_BITS:
