@@ -9,15 +9,17 @@ is timed when it arrives. Each citizen types a whole report (10 turns, English) 
    `--workers` Rasa worker processes as `make run` starts them:
    p50/p95/p99 from sending to the turn's last reply, errors, messages per second.
 2. Saturation: `--saturation-citizens` citizens without pauses for `--saturation-seconds`, REST
-   then WhatsApp (twice as many there: each waits for its replies to settle); the ratio of
+   then WhatsApp (the same number); the ratio of
    their throughputs.
 3. Sustained WhatsApp load for `--sustain-seconds` (300 for the 5-minute run), sampling the
    resident memory of the Rasa and action server processes.
 4. With `--scale-out`: the production profile (PostgreSQL, Redis) behind nginx, one Rasa server
    and then two, at saturation.
 
-Results go to bench/results/load.json and load.md. Replies on WhatsApp come asynchronously: a
-turn ends when no further reply came for 0.3 s, and its latency is measured to its last reply.
+Results go to bench/results/load.json and load.md. Replies on WhatsApp come asynchronously, one
+message each: one citizen first goes through the script alone to count the messages each turn
+gets (waiting 1 s for stragglers); under load a turn ends when that many replies arrived, and its
+latency is measured to its last reply. So a WhatsApp citizen waits exactly as long as a REST one.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def script_for(citizen: int) -> list[str]:
     return [f"{text}, {citizen} times" if index in FREE_TEXT_TURNS else text
             for index, text in enumerate(SCRIPT)]
 TURN_TIMEOUT = 60.0
-QUIET = 0.3  # seconds without a further reply that end a WhatsApp turn
+CALIBRATION_QUIET = 1.0  # seconds without a further reply that end a turn while counting replies
 CREDENTIALS = {"verify_token": "bench-verify-token", "app_secret": "bench-app-secret",
                "access_token": "bench-access-token", "phone_number_id": "100000000000077"}
 
@@ -124,6 +126,7 @@ class Citizens:
         self.sandbox = sandbox
         self.session: aiohttp.ClientSession | None = None
         self.numbers = itertools.count(int(time.time()) % 1_000_000 * 100)
+        self.replies_per_turn: list[int] = []  # WhatsApp messages answering each turn (count_replies)
 
     async def __aenter__(self) -> Citizens:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT),
@@ -142,9 +145,9 @@ class Citizens:
                 raise RuntimeError(f"REST HTTP {response.status}")
         return time.monotonic() - started, body
 
-    async def whatsapp_turn(self, phone: str, text: str) -> tuple[float, str]:
-        """Post the message; the turn is over once replies came and then none for QUIET seconds.
-        The latency is to the last reply."""
+    async def whatsapp_turn(self, phone: str, text: str, expected: int | None) -> tuple[float, str]:
+        """Post the message; the turn is over once `expected` replies came (when counting them:
+        once replies came and then none for CALIBRATION_QUIET seconds). The latency is to the last reply."""
         replies = self.sandbox.replies.setdefault(phone, [])
         event = self.sandbox.arrived.setdefault(phone, asyncio.Event())
         before = len(replies)
@@ -157,28 +160,39 @@ class Citizens:
                 "X-Hub-Signature-256": payloads.sign(body, CREDENTIALS["app_secret"])}) as response:
             if response.status != 200:
                 raise RuntimeError(f"webhook HTTP {response.status}")
-        while len(replies) == before:
+        while len(replies) < before + (expected or 1):
             await asyncio.wait_for(event.wait(), TURN_TIMEOUT)
             event.clear()
-        while True:
+        while expected is None:
             try:
-                await asyncio.wait_for(event.wait(), QUIET)
+                await asyncio.wait_for(event.wait(), CALIBRATION_QUIET)
                 event.clear()
             except asyncio.TimeoutError:
                 break
         return replies[-1][0] - started, "\n".join(body for _, body in replies[before:])
+
+    async def count_replies(self) -> None:
+        """One citizen alone: how many WhatsApp messages answer each turn of the script."""
+        phone = f"91{6_000_000_000 + next(self.numbers) % 1_000_000_000:010d}"
+        self.replies_per_turn = []
+        for text in script_for(0):
+            before = len(self.sandbox.replies.get(phone, []))
+            await self.whatsapp_turn(phone, text, None)
+            self.replies_per_turn.append(len(self.sandbox.replies[phone]) - before)
+        self.sandbox.replies.pop(phone, None)
+        self.sandbox.arrived.pop(phone, None)
 
     async def citizen(self, phase: Phase, until: float | None) -> None:
         while True:
             number = next(self.numbers)
             sender = f"bench-{number}-{uuid.uuid4().hex[:8]}"
             phone = f"91{7_000_000_000 + number:010d}"
-            for text in script_for(number):
+            for turn, text in enumerate(script_for(number)):
                 try:
                     if phase.channel == "rest":
                         latency, body = await self.rest_turn(sender, text)
                     else:
-                        latency, body = await self.whatsapp_turn(phone, text)
+                        latency, body = await self.whatsapp_turn(phone, text, self.replies_per_turn[turn])
                     phase.latencies.append(latency)
                     phase.reports += DONE_MARKER in body
                     phase.turns += 1
@@ -344,12 +358,6 @@ def drop_postgres_database(name: str) -> None:
     connection.close()
 
 
-def saturating(args: argparse.Namespace, channel: str) -> int:
-    """Citizens that keep the servers busy: a WhatsApp citizen also waits QUIET seconds after
-    each turn (replies arrive one by one), so WhatsApp gets twice as many."""
-    return args.saturation_citizens * (2 if channel == "whatsapp" else 1)
-
-
 def base_env(workdir: Path) -> dict[str, str]:
     return {"SATARK_VAR_DIR": str(workdir / "var"), "DATABASE_URL": f"sqlite:///{workdir / 'var' / 'satark.db'}",
             "SATARK_DEV_MODE": "true", "SENDER_RATE_LIMIT_PER_MINUTE": "1000"}
@@ -366,12 +374,13 @@ async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> 
         actions_pid = system.stack.services["actions"].process.pid
         async with Citizens(url, system.sandbox, system.server_pids()) as citizens:
             await citizens.run(Phase("warm-up", "rest", 2, 0.1))
+            await citizens.count_replies()
             for channel in ("rest", "whatsapp"):
                 phase = await citizens.run(Phase(f"{args.citizens} citizens", channel, args.citizens, args.pause))
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
             for channel in ("rest", "whatsapp"):
-                phase = await citizens.run(Phase("saturation", channel, saturating(args, channel), 0.0),
+                phase = await citizens.run(Phase("saturation", channel, args.saturation_citizens, 0.0),
                                            duration=args.saturation_seconds)
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
@@ -409,10 +418,11 @@ async def scale_out(args: argparse.Namespace, results: dict[str, Any]) -> None:
             nginx, proxy = start_nginx(workdir, urls)
             async with Citizens(proxy, system.sandbox, system.server_pids()) as citizens:
                 await citizens.run(Phase("warm-up", "rest", 2, 0.1))
+                await citizens.count_replies()
                 for channel in ("rest", "whatsapp"):
                     phase = await citizens.run(
                         Phase(f"{servers} server(s) behind nginx, saturation", channel,
-                              saturating(args, channel), 0.0), duration=args.saturation_seconds)
+                              args.saturation_citizens, 0.0), duration=args.saturation_seconds)
                     results["phases"].append({**phase.summary(), "servers": servers, "profile": "postgres+redis"})
                     print(json.dumps(results["phases"][-1]), flush=True)
         finally:

@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 
+from satark import rasa_speedups
 from satark.deployment import get_deployment_settings
 from satark.tracker_store import RedactingSQLTrackerStore
+
+rasa_speedups.install()  # every Rasa server process loads this module (endpoints.yml)
 
 LOCK_STORE_DB = 1  # Redis database number of the lock store; the inbound queue uses the URL's
 

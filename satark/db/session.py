@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from functools import lru_cache
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from satark.settings import get_settings
 
@@ -19,6 +22,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _forget_inherited_connections() -> None:
+    """A forked process (Sanic's workers) must not share its parent's pooled connections."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     url = url or get_settings().database_url
@@ -28,10 +41,15 @@ def get_engine(url: str | None = None) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
+        # SQLAlchemy 1.4 opens a new SQLite connection (and runs the pragmas) for every transaction
+        # of a file database; a pool keeps them: the inbound queue makes several per message.
+        engine = create_engine(url, future=True, connect_args={"check_same_thread": False},
+                               **({} if path in ("", ":memory:") else {"poolclass": QueuePool}))
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    _ENGINES.add(engine)
+    return engine
 
 
 @lru_cache(maxsize=8)
