@@ -32,7 +32,6 @@ from sanic.response import HTTPResponse
 from sqlalchemy import text
 
 from channels import whatsapp_texts as texts
-from channels.whatsapp_dedup import Deduplicator
 from channels.whatsapp_graph import DEFAULT_API_URL, GraphClient, GraphError
 from channels.whatsapp_inbound import (
     MEDIA_KINDS,
@@ -181,7 +180,7 @@ def inbound_store() -> InboundStore:
 
 
 class WhatsAppRuntime:
-    """What the webhook needs while the server runs: HTTP client, offers, dedup, the inbound queue."""
+    """What the webhook needs while the server runs: HTTP client, offers, the inbound queue."""
 
     def __init__(self, config: WhatsAppConfig,
                  on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
@@ -192,7 +191,6 @@ class WhatsAppRuntime:
                                  attempts=config.retry_attempts, backoff_seconds=config.retry_backoff_seconds,
                                  timeout_seconds=config.timeout_seconds)
         self.offers = Offers(config.anonymizer)
-        self.dedup = Deduplicator()
         self.ffmpeg = media.find_ffmpeg()
         self.transcriber = media.load_transcriber()
         self.queue = InboundQueue(inbound_store(), Seal(config.anonymizer), self._handle,
@@ -208,27 +206,21 @@ class WhatsAppRuntime:
     async def accept(self, events: list[Inbound]) -> None:
         """Store new events durably, or raise QueueUnavailable (then WhatsApp retries).
 
-        Redeliveries are dropped here; a sender over the rate limit gets one notice per window
+        The queue drops redeliveries; a sender over the rate limit gets one notice per window
         and the excess messages are dropped.
         """
-        fresh: list[Inbound] = []
+        admitted: list[Inbound] = []
         for event in events:
-            if not await self.dedup.first_time(event.message_key):
-                log.info("redelivered %s message dropped", event.kind)
-                continue
             number = await self.rate_limit.count(event.sender_id)
             if number > self.rate_limit.per_minute:
                 log.warning("sender over the rate limit; %s message dropped", event.kind)
                 if number == self.rate_limit.per_minute + 1:
                     self._notify(event, texts.SLOW_DOWN)
                 continue
-            fresh.append(event)
-        try:
-            await self.queue.put(fresh)
-        except QueueUnavailable:
-            for event in fresh:
-                await self.dedup.forget(event.message_key)
-            raise
+            admitted.append(event)
+        stored = await self.queue.put(admitted)
+        if stored < len(admitted):
+            log.info("%d redelivered message(s) dropped", len(admitted) - stored)
 
     def _notify(self, event: Inbound, text: str) -> None:
         output = WhatsAppOutput(self.graph, event.reply_to, self.offers, event.sender_id)

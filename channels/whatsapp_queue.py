@@ -3,11 +3,16 @@
 Each sender (pseudonym) has its own FIFO queue. A server handles a sender's messages only while
 it holds that sender's lease, one message at a time, and removes a message only after handling
 it; so each conversation is answered in order, by whichever server is free, and a message
-survives a crash (the lease expires and another server carries on). Two stores:
+survives a crash (the lease expires and another server carries on). Storing also drops
+redeliveries: a message key is stored once, in the same transaction as the message.
+
+A message costs two writes: storing it (with its key, and the lease when no server serves the
+sender: the webhook's server then serves it at once) and removing it after handling (which hands
+over the sender's next message, or releases the lease). Two stores:
 
 - Redis (`REDIS_URL`): a list per sender, a sorted set of senders with work, a lease key per
-  sender (`SET NX PX`); claims and releases are Lua scripts, so they are atomic.
-- The report database otherwise (`inbound_messages`, `inbound_leases`).
+  sender (`SET NX PX`), message keys with a time to live; each operation is one Lua script.
+- The report database otherwise (`inbound_messages`, `inbound_leases`, `processed_messages`).
 
 Entries are sealed with a key derived from ANONYMIZATION_KEY (Fernet): the reply address is
 needed to answer and must not lie on disk readable. A handled entry is deleted at once.
@@ -25,26 +30,36 @@ import os
 import secrets
 import socket
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.whatsapp_inbound import Inbound, Recipient
 from satark.anonymity import Anonymizer
-from satark.db.models import InboundLease, InboundMessage, utcnow
-from satark.db.session import get_session_factory
+from satark.db.models import InboundLease, InboundMessage, ProcessedMessage, utcnow
+from satark.db.session import get_engine
 from satark.media import IncomingMedia
+from satark.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 64  # senders with work looked at per claim
+
+# A stored message: its entry id, its sealed payload and how often a server started handling it.
+Item = tuple[str, str, int]
+
+
+def key_days() -> int:
+    """How long message keys are kept: longer than WhatsApp redelivers (7 days)."""
+    return get_settings().retention.processed_message_days
 
 
 class QueueUnavailable(RuntimeError):
@@ -83,30 +98,80 @@ class Seal:
 
 
 class InboundStore(Protocol):
-    async def enqueue(self, sender_id: str, payloads: list[str]) -> None: ...
-    async def claim(self, holder: str, preferred: str | None) -> str | None: ...
-    async def head(self, sender_id: str) -> tuple[str, str, int] | None: ...
-    async def done(self, sender_id: str, entry_id: str) -> None: ...
+    async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],
+                      holder: str | None) -> tuple[int, Item | None]:
+        """Stores, in order, the entries (message key, sealed payload) whose key is new. With a
+        `holder`, also takes the sender's lease if no server holds it, and then returns the
+        sender's first message to handle. Returns (entries stored, that message or None)."""
+
+    async def claim(self, holder: str) -> tuple[str, Item] | None:
+        """The lease and first message of a sender with waiting messages and no live lease."""
+
+    async def finish(self, sender_id: str, holder: str, entry_id: str) -> Item | None:
+        """Removes a handled message; returns the sender's next one, or releases the lease."""
+
     async def renew(self, sender_id: str, holder: str) -> bool: ...
     async def release(self, sender_id: str, holder: str) -> None: ...
     async def check(self) -> None: ...
     async def close(self) -> None: ...
 
 
-_CLAIM = """
-local function take(sender)
-  if redis.call('SET', ARGV[1] .. 'lease:' .. sender, ARGV[2], 'NX', 'PX', ARGV[3]) then return sender end
-  return false
+_REDIS_COMMON = """
+local prefix = ARGV[1]
+local function head(sender)
+  local raw = redis.call('LINDEX', prefix .. 'q:' .. sender, 0)
+  if not raw then return false end
+  local id = cjson.decode(raw)['id']
+  local started = prefix .. 'started:' .. sender
+  local previous = redis.call('GET', started)
+  redis.call('SET', started, id)
+  if previous == id then return {raw, 2} end
+  return {raw, 1}
 end
-if ARGV[4] ~= '' and redis.call('ZSCORE', KEYS[1], ARGV[4]) then
-  local got = take(ARGV[4])
-  if got then return got end
+local function release(sender)
+  redis.call('DEL', prefix .. 'lease:' .. sender)
+  if redis.call('LLEN', prefix .. 'q:' .. sender) == 0 then redis.call('ZREM', prefix .. 'ready', sender) end
 end
-for _, sender in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)) do
-  local got = take(sender)
-  if got then return got end
+"""
+# ARGV: prefix, sender, holder ('' = take no lease), lease ms, key seconds, now, then key, item pairs
+_ENQUEUE = _REDIS_COMMON + """
+local sender, holder = ARGV[2], ARGV[3]
+local fresh = 0
+for i = 7, #ARGV, 2 do
+  if redis.call('SET', prefix .. 'seen:' .. ARGV[i], '1', 'NX', 'EX', ARGV[5]) then
+    redis.call('RPUSH', prefix .. 'q:' .. sender, ARGV[i + 1])
+    fresh = fresh + 1
+  end
+end
+if fresh == 0 then return {0} end
+redis.call('ZADD', prefix .. 'ready', 'NX', ARGV[6], sender)
+if holder == '' or not redis.call('SET', prefix .. 'lease:' .. sender, holder, 'NX', 'PX', ARGV[4]) then
+  return {fresh}
+end
+local item = head(sender)
+if not item then release(sender) return {fresh} end
+return {fresh, item[1], item[2]}
+"""
+# ARGV: prefix, holder, lease ms, candidates
+_CLAIM = _REDIS_COMMON + """
+for _, sender in ipairs(redis.call('ZRANGE', prefix .. 'ready', 0, tonumber(ARGV[4]) - 1)) do
+  if redis.call('SET', prefix .. 'lease:' .. sender, ARGV[2], 'NX', 'PX', ARGV[3]) then
+    local item = head(sender)
+    if item then return {sender, item[1], item[2]} end
+    release(sender)
+  end
 end
 return false
+"""
+# ARGV: prefix, sender, holder, entry. A server that lost the lease still removes what it handled.
+_FINISH = _REDIS_COMMON + """
+local sender = ARGV[2]
+redis.call('LREM', prefix .. 'q:' .. sender, 1, ARGV[4])
+if redis.call('GET', prefix .. 'lease:' .. sender) ~= ARGV[3] then return false end
+redis.call('DEL', prefix .. 'started:' .. sender)
+local item = head(sender)
+if not item then release(sender) return false end
+return item
 """
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -119,8 +184,14 @@ return 1
 """
 
 
+def _item(raw: bytes, attempts: int) -> Item:
+    entry = raw.decode()
+    return entry, json.loads(entry)["p"], int(attempts)
+
+
 class RedisStore:
-    """Keys under `prefix`: `ready` (senders with work), `q:<sender>`, `lease:<sender>`, `started:<sender>`."""
+    """Keys under `prefix`: `ready` (senders with work), `q:<sender>`, `lease:<sender>`,
+    `started:<sender>` (the entry being handled) and `seen:<message key>`."""
 
     def __init__(self, url: str, lease_seconds: float, prefix: str = "satark:inbound:") -> None:
         import redis.asyncio as aioredis
@@ -128,7 +199,9 @@ class RedisStore:
         self.redis = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.prefix = prefix
         self.lease_ms = int(lease_seconds * 1000)
+        self._enqueue = self.redis.register_script(_ENQUEUE)
         self._claim = self.redis.register_script(_CLAIM)
+        self._finish = self.redis.register_script(_FINISH)
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)
 
@@ -140,34 +213,21 @@ class RedisStore:
         except (RedisError, OSError) as error:
             raise QueueUnavailable(f"Redis: {type(error).__name__}: {error}") from error
 
-    async def enqueue(self, sender_id: str, payloads: list[str]) -> None:
-        items = [json.dumps({"id": secrets.token_hex(8), "p": p}) for p in payloads]
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(f"{self.prefix}q:{sender_id}", *items)
-            pipe.zadd(f"{self.prefix}ready", {sender_id: time.time()}, nx=True)
-            await self._call(pipe.execute())
+    async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],
+                      holder: str | None) -> tuple[int, Item | None]:
+        pairs = [value for key, payload in entries
+                 for value in (key, json.dumps({"id": secrets.token_hex(8), "p": payload}))]
+        found = await self._call(self._enqueue(args=[
+            self.prefix, sender_id, holder or "", self.lease_ms, key_days() * 86400, time.time(), *pairs]))
+        return int(found[0]), _item(found[1], found[2]) if len(found) == 3 else None
 
-    async def claim(self, holder: str, preferred: str | None) -> str | None:
-        sender = await self._call(self._claim(
-            keys=[f"{self.prefix}ready"], args=[self.prefix, holder, self.lease_ms, preferred or "", CANDIDATES]))
-        return sender.decode() if sender else None
+    async def claim(self, holder: str) -> tuple[str, Item] | None:
+        found = await self._call(self._claim(args=[self.prefix, holder, self.lease_ms, CANDIDATES]))
+        return (found[0].decode(), _item(found[1], found[2])) if found else None
 
-    async def head(self, sender_id: str) -> tuple[str, str, int] | None:
-        raw = await self._call(self.redis.lindex(f"{self.prefix}q:{sender_id}", 0))
-        if raw is None:
-            return None
-        item = json.loads(raw)
-        started = f"{self.prefix}started:{sender_id}"
-        previous = await self._call(self.redis.set(started, item["id"], get=True))
-        return raw.decode(), item["p"], 2 if previous is not None and previous.decode() == item["id"] else 1
-
-    async def done(self, sender_id: str, entry_id: str) -> None:
-        """Removes exactly this entry (never "the first one": a server that lost its lease may
-        finish a message another server already removed)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lrem(f"{self.prefix}q:{sender_id}", 1, entry_id)
-            pipe.delete(f"{self.prefix}started:{sender_id}")
-            await self._call(pipe.execute())
+    async def finish(self, sender_id: str, holder: str, entry_id: str) -> Item | None:
+        found = await self._call(self._finish(args=[self.prefix, sender_id, holder, entry_id]))
+        return _item(found[0], found[1]) if found else None
 
     async def renew(self, sender_id: str, holder: str) -> bool:
         return bool(await self._call(self._renew(keys=[f"{self.prefix}lease:{sender_id}"],
@@ -185,16 +245,24 @@ class RedisStore:
         await self.redis.close()
 
 
-class DatabaseStore:
-    """The queue in the report database, for a single server without Redis (`make run`)."""
+_MESSAGES = InboundMessage.__table__
+_LEASES = InboundLease.__table__
+_KEYS = ProcessedMessage.__table__
 
-    def __init__(self, lease_seconds: float, factory: sessionmaker | None = None) -> None:
-        self._factory = factory
+
+class DatabaseStore:
+    """The queue in the report database, for servers without Redis (`make run`: one machine).
+
+    SQLAlchemy Core on one connection per operation: each operation is one transaction.
+    """
+
+    def __init__(self, lease_seconds: float, engine: Engine | None = None) -> None:
+        self._engine = engine
         self.lease = timedelta(seconds=lease_seconds)
 
     @property
-    def factory(self) -> sessionmaker:
-        return self._factory or get_session_factory()
+    def engine(self) -> Engine:
+        return self._engine or get_engine()
 
     async def _run(self, operation: Callable, *args):
         try:
@@ -202,77 +270,102 @@ class DatabaseStore:
         except SQLAlchemyError as error:
             raise QueueUnavailable(f"database: {type(error).__name__}") from error
 
-    def _enqueue(self, sender_id: str, payloads: list[str]) -> None:
-        with self.factory.begin() as session:
-            session.add_all(InboundMessage(sender_id=sender_id, payload=p, attempts=0) for p in payloads)
+    def _insert_new(self, connection: Connection, table, values: dict) -> bool:
+        """INSERT unless the row's unique key exists; whether it was inserted."""
+        dialect = connection.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise NotImplementedError(f"inbound queue on {dialect}")
+        statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table).values(**values)
+        return connection.execute(statement.on_conflict_do_nothing()).rowcount == 1
 
-    def _take(self, sender_id: str, holder: str) -> bool:
+    def _take(self, connection: Connection, sender_id: str, holder: str, now: datetime) -> bool:
+        """The sender's lease, if nobody holds it or its holder's lease expired."""
+        expires_at = now + self.lease
+        taken = connection.execute(update(_LEASES).where(
+            _LEASES.c.sender_id == sender_id, _LEASES.c.expires_at < now,
+        ).values(holder=holder, expires_at=expires_at)).rowcount
+        return taken == 1 or self._insert_new(
+            connection, _LEASES, {"sender_id": sender_id, "holder": holder, "expires_at": expires_at})
+
+    def _head(self, connection: Connection, sender_id: str) -> Item | None:
+        row = connection.execute(select(_MESSAGES.c.id, _MESSAGES.c.payload, _MESSAGES.c.attempts).where(
+            _MESSAGES.c.sender_id == sender_id).order_by(_MESSAGES.c.id).limit(1)).first()
+        if row is None:
+            return None
+        connection.execute(update(_MESSAGES).where(_MESSAGES.c.id == row.id).values(attempts=row.attempts + 1))
+        return str(row.id), row.payload, row.attempts + 1
+
+    def _release_in(self, connection: Connection, sender_id: str, holder: str) -> None:
+        connection.execute(delete(_LEASES).where(_LEASES.c.sender_id == sender_id, _LEASES.c.holder == holder))
+
+    def _enqueue(self, sender_id: str, entries: list[tuple[str, str]],
+                 holder: str | None) -> tuple[int, Item | None]:
         now = utcnow()
-        try:
-            with self.factory.begin() as session:
-                session.add(InboundLease(sender_id=sender_id, holder=holder, expires_at=now + self.lease))
-            return True
-        except IntegrityError:
-            pass
-        with self.factory.begin() as session:
-            taken = session.execute(update(InboundLease).where(
-                InboundLease.sender_id == sender_id, InboundLease.expires_at < now,
-            ).values(holder=holder, expires_at=now + self.lease))
-            return taken.rowcount == 1
+        with self.engine.begin() as connection:
+            fresh = [payload for key, payload in entries
+                     if self._insert_new(connection, _KEYS, {"message_key": key, "received_at": now})]
+            if fresh:
+                connection.execute(insert(_MESSAGES), [
+                    {"sender_id": sender_id, "payload": payload, "attempts": 0, "created_at": now}
+                    for payload in fresh])
+            if not fresh or holder is None or not self._take(connection, sender_id, holder, now):
+                return len(fresh), None
+            return len(fresh), self._head(connection, sender_id)
 
-    def _claim(self, holder: str, preferred: str | None) -> str | None:
-        if preferred is not None and self._take(preferred, holder):
-            return preferred  # the webhook just stored its message: one transaction, no scan
-        with self.factory.begin() as session:
-            waiting = list(session.execute(
-                select(InboundMessage.sender_id).group_by(InboundMessage.sender_id)
-                .order_by(func.min(InboundMessage.id)).limit(CANDIDATES)).scalars())
-            held = set(session.execute(select(InboundLease.sender_id).where(
-                InboundLease.sender_id.in_(waiting), InboundLease.expires_at >= utcnow())).scalars())
+    def _claim(self, holder: str) -> tuple[str, Item] | None:
+        now = utcnow()
+        with self.engine.connect() as connection:
+            waiting = list(connection.execute(
+                select(_MESSAGES.c.sender_id).group_by(_MESSAGES.c.sender_id)
+                .order_by(func.min(_MESSAGES.c.id)).limit(CANDIDATES)).scalars())
+            held = set(connection.execute(select(_LEASES.c.sender_id).where(
+                _LEASES.c.sender_id.in_(waiting), _LEASES.c.expires_at >= now)).scalars())
         for sender_id in waiting:
-            if sender_id not in held and self._take(sender_id, holder):
-                return sender_id
+            if sender_id in held:
+                continue
+            with self.engine.begin() as connection:
+                if self._take(connection, sender_id, holder, now):
+                    item = self._head(connection, sender_id)
+                    if item is not None:
+                        return sender_id, item
+                    self._release_in(connection, sender_id, holder)
         return None
 
-    def _head(self, sender_id: str) -> tuple[str, str, int] | None:
-        with self.factory.begin() as session:
-            row = session.execute(select(InboundMessage).where(InboundMessage.sender_id == sender_id)
-                                  .order_by(InboundMessage.id).limit(1)).scalar_one_or_none()
-            if row is None:
+    def _finish(self, sender_id: str, holder: str, entry_id: str) -> Item | None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(_MESSAGES).where(_MESSAGES.c.id == int(entry_id)))
+            holds = connection.execute(select(_LEASES.c.holder).where(
+                _LEASES.c.sender_id == sender_id)).scalar_one_or_none() == holder
+            if not holds:  # another server took over (this one stalled): it carries on
                 return None
-            row.attempts += 1
-            return str(row.id), row.payload, row.attempts
-
-    def _done(self, entry_id: str) -> None:
-        with self.factory.begin() as session:
-            session.execute(delete(InboundMessage).where(InboundMessage.id == int(entry_id)))
+            item = self._head(connection, sender_id)
+            if item is None:
+                self._release_in(connection, sender_id, holder)
+            return item
 
     def _renew(self, sender_id: str, holder: str) -> bool:
-        with self.factory.begin() as session:
-            return session.execute(update(InboundLease).where(
-                InboundLease.sender_id == sender_id, InboundLease.holder == holder,
+        with self.engine.begin() as connection:
+            return connection.execute(update(_LEASES).where(
+                _LEASES.c.sender_id == sender_id, _LEASES.c.holder == holder,
             ).values(expires_at=utcnow() + self.lease)).rowcount == 1
 
     def _release(self, sender_id: str, holder: str) -> None:
-        with self.factory.begin() as session:
-            session.execute(delete(InboundLease).where(
-                InboundLease.sender_id == sender_id, InboundLease.holder == holder))
+        with self.engine.begin() as connection:
+            self._release_in(connection, sender_id, holder)
 
     def _check(self) -> None:
-        with self.factory.begin() as session:
-            session.execute(text("SELECT 1"))
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
-    async def enqueue(self, sender_id: str, payloads: list[str]) -> None:
-        await self._run(self._enqueue, sender_id, payloads)
+    async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],
+                      holder: str | None) -> tuple[int, Item | None]:
+        return await self._run(self._enqueue, sender_id, entries, holder)
 
-    async def claim(self, holder: str, preferred: str | None) -> str | None:
-        return await self._run(self._claim, holder, preferred)
+    async def claim(self, holder: str) -> tuple[str, Item] | None:
+        return await self._run(self._claim, holder)
 
-    async def head(self, sender_id: str) -> tuple[str, str, int] | None:
-        return await self._run(self._head, sender_id)
-
-    async def done(self, sender_id: str, entry_id: str) -> None:
-        await self._run(self._done, entry_id)
+    async def finish(self, sender_id: str, holder: str, entry_id: str) -> Item | None:
+        return await self._run(self._finish, sender_id, holder, entry_id)
 
     async def renew(self, sender_id: str, holder: str) -> bool:
         return await self._run(self._renew, sender_id, holder)
@@ -295,9 +388,9 @@ def holder_name() -> str:
 class InboundQueue:
     """Stores webhook messages and hands each sender's messages, in order, to `handle`.
 
-    One claimer task takes sender leases while fewer than `concurrency` senders are being
-    served; the webhook wakes it for its own senders, and it polls every `poll_seconds` for work
-    other servers stored or left behind.
+    The webhook's server takes the lease of a sender nobody serves while storing its message and
+    serves it at once. A claimer task takes over what is left (senders beyond `concurrency`,
+    or whose server died) when a conversation ends here and every `poll_seconds`.
     """
 
     def __init__(self, store: InboundStore, seal: Seal, handle: Callable[[Queued], Awaitable[None]], *,
@@ -311,22 +404,34 @@ class InboundQueue:
         self.holder = holder_name()
         self.serving: dict[str, asyncio.Task] = {}
         self._lost: set[str] = set()  # senders whose lease another server took over
-        self._preferred: deque[str] = deque()
         self._wake = asyncio.Event()
         self._stopping = False
         self._claiming = False
         self._claimer: asyncio.Task | None = None
 
-    async def put(self, events: list[Inbound]) -> None:
-        """Durably store one webhook's events (raises QueueUnavailable); returns once stored."""
-        by_sender: dict[str, list[str]] = {}
+    async def put(self, events: list[Inbound]) -> int:
+        """Durably store one webhook's events (raises QueueUnavailable); returns how many were new
+        (the others were redeliveries), once stored."""
+        by_sender: dict[str, list[tuple[str, str]]] = {}
         for event in events:
-            by_sender.setdefault(event.sender_id, []).append(self.seal.seal(event))
-        for sender_id, payloads in by_sender.items():
-            await self.store.enqueue(sender_id, payloads)
-            self._preferred.append(sender_id)
-        if by_sender:
-            self._wake.set()
+            by_sender.setdefault(event.sender_id, []).append((event.message_key, self.seal.seal(event)))
+        stored = 0
+        for sender_id, entries in by_sender.items():
+            holder = self.holder if self._can_serve(sender_id) else None
+            fresh, first = await self.store.enqueue(sender_id, entries, holder)
+            stored += fresh
+            if first is not None:
+                self._serve_from(sender_id, first)
+        return stored
+
+    def _can_serve(self, sender_id: str) -> bool:
+        return (self._claimer is not None and not self._stopping and sender_id not in self.serving
+                and len(self.serving) < self.concurrency)
+
+    def _serve_from(self, sender_id: str, first: Item) -> None:
+        if sender_id in self.serving:  # this server's lease had expired and it took it again
+            return
+        self.serving[sender_id] = asyncio.create_task(self._serve(sender_id, first))
 
     def start(self) -> None:
         self._wake = asyncio.Event()
@@ -342,8 +447,8 @@ class InboundQueue:
         await self.store.close()
 
     def idle(self) -> bool:
-        """Nothing this process stored or claimed is waiting here (other servers' work aside)."""
-        return not (self.serving or self._preferred or self._wake.is_set() or self._claiming)
+        """Nothing this process took is waiting or being handled (other servers' work aside)."""
+        return not (self.serving or self._wake.is_set() or self._claiming)
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
@@ -364,23 +469,15 @@ class InboundQueue:
 
     async def _claim_some(self) -> None:
         while len(self.serving) < self.concurrency and not self._stopping:
-            preferred = self._preferred.popleft() if self._preferred else None
-            if preferred in self.serving:
-                continue  # its server loop will find the new message
-            sender_id = await self.store.claim(self.holder, preferred)
-            if sender_id is None:
-                if self._preferred:
-                    continue
+            claimed = await self.store.claim(self.holder)
+            if claimed is None:
                 return
-            self.serving[sender_id] = asyncio.create_task(self._serve(sender_id))
+            self._serve_from(*claimed)
 
-    async def _serve(self, sender_id: str) -> None:
+    async def _serve(self, sender_id: str, item: Item | None) -> None:
         renewer = asyncio.create_task(self._keep_lease(sender_id))
         try:
-            while not self._stopping and sender_id not in self._lost:
-                item = await self.store.head(sender_id)
-                if item is None:
-                    break
+            while item is not None and not self._stopping and sender_id not in self._lost:
                 entry_id, payload, attempts = item
                 try:
                     event = self.seal.open(payload)
@@ -388,15 +485,16 @@ class InboundQueue:
                     log.error("unreadable inbound queue entry dropped (was ANONYMIZATION_KEY changed?)")
                 else:
                     await self.handle(Queued(entry_id, event, attempts))
-                await self.store.done(sender_id, entry_id)
+                item = await self.store.finish(sender_id, self.holder, entry_id)
         except QueueUnavailable as error:
             log.error("inbound queue unavailable while serving a conversation: %s", error)
         finally:
             renewer.cancel()
-            try:
-                await self.store.release(sender_id, self.holder)
-            except QueueUnavailable:
-                pass  # the lease expires by itself
+            if item is not None:  # stopping, or the lease was lost: the next message stays queued
+                try:
+                    await self.store.release(sender_id, self.holder)
+                except QueueUnavailable:
+                    pass  # the lease expires by itself
             del self.serving[sender_id]
             self._lost.discard(sender_id)
             self._wake.set()

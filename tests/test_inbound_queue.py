@@ -1,5 +1,6 @@
 """The durable inbound queue on both stores (SQLite and the real Redis on 127.0.0.1:6379): order
-per sender across servers, each message once, take-over after a server dies, sealed entries."""
+per sender across servers, each message once (redeliveries dropped), take-over after a server dies,
+sealed entries."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import redis
 from channels.whatsapp_inbound import Inbound, Recipient
 from channels.whatsapp_queue import DatabaseStore, InboundQueue, Queued, QueueUnavailable, RedisStore, Seal
 from satark.anonymity import Anonymizer
-from satark.db.models import Base, InboundLease, InboundMessage
+from satark.db.models import Base, InboundLease, InboundMessage, ProcessedMessage
 from satark.db.session import get_engine, get_session_factory
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -30,7 +31,7 @@ def event(sender: str, text: str, phone: str = "919812345678") -> Inbound:
 def sqlite_store(tmp_path):
     url = f"sqlite:///{tmp_path / 'queue.db'}"
     Base.metadata.create_all(get_engine(url))
-    yield lambda lease: DatabaseStore(lease, get_session_factory(url))
+    yield lambda lease: DatabaseStore(lease, get_engine(url))
     get_engine(url).dispose()
 
 
@@ -106,11 +107,43 @@ def test_two_servers_each_sender_in_order_each_message_once(make_store):
 def test_a_sender_is_served_by_one_server_at_a_time(make_store):
     async def scenario():
         store_a, store_b = make_store(5), make_store(5)
-        await store_a.enqueue("s", ["one"])
-        assert await store_a.claim("server-a", "s") == "s"
-        assert await store_b.claim("server-b", "s") is None
+        stored, first = await store_a.enqueue("s", [("key-1", "one")], "server-a")
+        assert stored == 1 and first is not None and first[1:] == ("one", 1)
+        assert await store_b.enqueue("s", [("key-2", "two")], "server-b") == (1, None)  # a serves s
+        assert await store_b.claim("server-b") is None
+        assert (await store_a.finish("s", "server-a", first[0]))[1] == "two"  # a hands itself the next
         await store_a.release("s", "server-a")
-        assert await store_b.claim("server-b", "s") == "s"
+        sender, item = await store_b.claim("server-b")
+        assert (sender, item[1], item[2]) == ("s", "two", 2)  # started before: the turn may have happened
+        assert await store_b.finish("s", "server-b", item[0]) is None  # empty: lease released
+        assert (await store_a.enqueue("s", [("key-3", "three")], "server-a"))[1][1] == "three"
+    asyncio.run(scenario())
+
+
+def test_a_redelivered_message_is_stored_once(make_store):
+    async def scenario():
+        store = make_store(5)
+        assert (await store.enqueue("s", [("key-1", "one"), ("key-2", "two")], None))[0] == 2
+        assert await store.enqueue("s", [("key-1", "one again")], "server-a") == (0, None)
+        assert (await store.enqueue("s", [("key-2", "two"), ("key-3", "three")], None))[0] == 1
+        sender, item = await store.claim("server-a")
+        texts = []
+        while item is not None:
+            texts.append(item[1])
+            item = await store.finish(sender, "server-a", item[0])
+        assert texts == ["one", "two", "three"]
+    asyncio.run(scenario())
+
+
+def test_a_server_that_lost_the_lease_removes_what_it_handled_and_stops(make_store):
+    async def scenario():
+        store_a, store_b = make_store(0.2), make_store(5)
+        _, first = await store_a.enqueue("s", [("key-1", "one"), ("key-2", "two")], "server-a")
+        await asyncio.sleep(0.3)  # a stalls past its lease; b takes the conversation over
+        _, item = await store_b.claim("server-b")
+        assert item[1] == "one" and item[2] == 2
+        assert await store_a.finish("s", "server-a", first[0]) is None  # a handled "one": gone, a stops
+        assert (await store_b.finish("s", "server-b", item[0]))[1] == "two"
     asyncio.run(scenario())
 
 
@@ -167,7 +200,7 @@ def test_redis_down_means_queue_unavailable(tmp_path):
     async def scenario():
         store = RedisStore("redis://127.0.0.1:1/0", 5)
         with pytest.raises(QueueUnavailable, match="Redis"):
-            await store.enqueue("s", ["x"])
+            await store.enqueue("s", [("key", "x")], None)
         with pytest.raises(QueueUnavailable):
             await store.check()
     asyncio.run(scenario())
@@ -179,3 +212,4 @@ def test_sqlite_queue_is_empty_after_handling(sqlite_store, tmp_path):
     with get_session_factory(url).begin() as session:
         assert session.query(InboundMessage).count() == 0
         assert session.query(InboundLease).count() == 0
+        assert session.query(ProcessedMessage).count() == 5  # the keys stay: redeliveries are dropped
