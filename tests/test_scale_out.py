@@ -1,4 +1,4 @@
-"""Two Rasa servers sharing PostgreSQL (tracker store, reports, inbound dedup) and Redis (lock store,
+"""Two Rasa servers sharing PostgreSQL (tracker store, reports) and Redis (lock store, redelivery keys,
 inbound queue), with the real connector, action server and sandbox Graph API: a conversation whose
 messages alternate between the servers, a server killed mid-form, the action server dying."""
 
