@@ -390,7 +390,7 @@ class InboundQueue:
 
     The webhook's server takes the lease of a sender nobody serves while storing its message and
     serves it at once. A claimer task takes over what is left (senders beyond `concurrency`,
-    or whose server died) when a conversation ends here and every `poll_seconds`.
+    or whose server died) every `poll_seconds`, and at once when this server left work waiting.
     """
 
     def __init__(self, store: InboundStore, seal: Seal, handle: Callable[[Queued], Awaitable[None]], *,
@@ -404,6 +404,7 @@ class InboundQueue:
         self.holder = holder_name()
         self.serving: dict[str, asyncio.Task] = {}
         self._lost: set[str] = set()  # senders whose lease another server took over
+        self._backlog = False  # a message was stored for a sender this server had no room for
         self._wake = asyncio.Event()
         self._stopping = False
         self._claiming = False
@@ -418,6 +419,7 @@ class InboundQueue:
         stored = 0
         for sender_id, entries in by_sender.items():
             holder = self.holder if self._can_serve(sender_id) else None
+            self._backlog = self._backlog or (holder is None and sender_id not in self.serving)
             fresh, first = await self.store.enqueue(sender_id, entries, holder)
             stored += fresh
             if first is not None:
@@ -458,6 +460,7 @@ class InboundQueue:
             if not done:
                 waiter.cancel()
             self._wake.clear()
+            self._backlog = False
             self._claiming = True
             try:
                 await self._claim_some()
@@ -497,7 +500,8 @@ class InboundQueue:
                     pass  # the lease expires by itself
             del self.serving[sender_id]
             self._lost.discard(sender_id)
-            self._wake.set()
+            if self._backlog:  # room for a conversation this server had to leave waiting
+                self._wake.set()
 
     async def _keep_lease(self, sender_id: str) -> None:
         while True:
