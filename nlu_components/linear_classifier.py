@@ -49,8 +49,10 @@ def _nonzero_entries(row: Any) -> tuple[np.ndarray | slice, np.ndarray]:
     """Columns and float64 values of a one-row feature: sparse ones summed per column, dense all."""
     if scipy.sparse.issparse(row):
         entries = row.tocoo()
-        columns, position = np.unique(entries.col, return_inverse=True)
-        values = np.bincount(position, weights=entries.data.astype(np.float64), minlength=len(columns))
+        columns, values = entries.col, entries.data.astype(np.float64)
+        if np.any(columns[1:] <= columns[:-1]):  # not the usual sorted, distinct columns
+            columns, position = np.unique(columns, return_inverse=True)
+            values = np.bincount(position, weights=values, minlength=len(columns))
         return columns, values
     return slice(None), np.asarray(row, dtype=np.float64).ravel()
 
