@@ -42,6 +42,7 @@ MODEL = ROOT / "models" / "satark.tar.gz"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 TRAIN_DATA = ROOT / "data" / "nlu"
 TOTAL = "total"
+OUTSIDE_NODES = "(graph runner and message processor)"
 
 
 def messages() -> list[str]:
@@ -123,8 +124,10 @@ def measure(model: Path, repeat: int) -> tuple[list[dict[str, Any]], dict[str, l
             start = time.process_time()
             result = parse(text)
             total = time.process_time() - start
-            for node, seconds in meter.take().items():
+            per_node = meter.take()
+            for node, seconds in per_node.items():
                 costs[node].append(seconds * 1000)
+            costs[OUTSIDE_NODES].append((total - sum(per_node.values())) * 1000)
             costs[TOTAL].append(total * 1000)
             if round_number == 0:
                 predictions.append(prediction(result))
