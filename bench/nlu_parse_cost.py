@@ -2,6 +2,7 @@
 
     python -m bench.nlu_parse_cost                          # models/satark.tar.gz, one pass
     python -m bench.nlu_parse_cost --repeat 3 --out /tmp/after.json --compare /tmp/before.json
+    python -m bench.nlu_parse_cost --max-words 6                  # short messages only
 
 Parses every message of ``tests/nlu/heldout.yml`` and every training example of ``data/nlu/``
 one at a time through the trained model (``Agent.parse_message``, as the server does) and
@@ -98,7 +99,7 @@ def prediction(parse: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def measure(model: Path, repeat: int) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+def measure(model: Path, repeat: int, max_words: int) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
@@ -106,7 +107,7 @@ def measure(model: Path, repeat: int) -> tuple[list[dict[str, Any]], dict[str, l
     loop = asyncio.new_event_loop()
     agent = Agent.load(str(model))
     meter = CostMeter(agent)
-    texts = messages()
+    texts = [t for t in messages() if not max_words or len(t.split()) <= max_words]
 
     def parse(text: str) -> dict[str, Any]:
         return loop.run_until_complete(agent.parse_message(text))
@@ -174,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the predictions (JSON) here")
     parser.add_argument("--compare", type=Path, help="predictions of an earlier run to check against")
     parser.add_argument("--tolerance", type=float, default=1e-6)
+    parser.add_argument("--max-words", type=int, default=0, help="only messages this short (chat replies)")
     args = parser.parse_args(argv)
 
-    predictions, costs = measure(args.model, args.repeat)
+    predictions, costs = measure(args.model, args.repeat, args.max_words)
     print(report(costs))
     if args.out:
         args.out.write_text(json.dumps(predictions, ensure_ascii=False, indent=1), encoding="utf-8")
