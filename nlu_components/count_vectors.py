@@ -9,13 +9,21 @@ The tokenizer has already decided what a word is, so this featurizer takes each 
 (the pattern is ``(?u)[^\\s]+``). ``strip_accents`` is always off: scikit-learn's accent
 stripping removes combining marks, i.e. every matra. Character analyzers (``char``/``char_wb``)
 are otherwise unaffected by the bug and behave exactly as in Rasa.
+
+Where a message's sentence counts are the sum of its tokens' counts (whole-token words without
+n-grams, and ``char_wb``, whose n-grams never cross a word boundary), the sentence feature is
+that sum instead of a second pass of the vectorizer over the joined tokens: the same numbers for
+about half the CPU.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import scipy.sparse
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
@@ -71,3 +79,37 @@ class DevanagariCountVectorsFeaturizer(CountVectorsFeaturizer):
             )
             for attribute in cls._attributes_for(parameters["analyzer"])
         }
+
+    def _sentence_is_sum_of_tokens(self) -> bool:
+        """Whether counting the joined tokens gives the sum of counting each token."""
+        return self.analyzer == "char_wb" or (self.analyzer == "word" and self.max_ngram == 1)
+
+    def _create_features(
+        self, attribute: str, all_tokens: list[list[str]]
+    ) -> tuple[list[scipy.sparse.spmatrix | None], list[scipy.sparse.spmatrix | None]]:
+        """Sequence and sentence features; the sentence ones summed from the sequence where equal."""
+        if not self._sentence_is_sum_of_tokens() or not self.vectorizers.get(attribute):
+            return super()._create_features(attribute, all_tokens)
+        sequence_features: list[scipy.sparse.spmatrix | None] = []
+        sentence_features: list[scipy.sparse.spmatrix | None] = []
+        for tokens in all_tokens:
+            if not tokens:
+                sequence_features.append(None)
+                sentence_features.append(None)
+                continue
+            per_token = self.vectorizers[attribute].transform(tokens)
+            per_token.sort_indices()
+            sequence_features.append(per_token.tocoo())
+            sentence_features.append(
+                _column_sums(per_token) if attribute in DENSE_FEATURIZABLE_ATTRIBUTES else None
+            )
+        return sequence_features, sentence_features
+
+
+def _column_sums(matrix: scipy.sparse.csr_matrix) -> scipy.sparse.coo_matrix:
+    """One row: each column's sum, non-zero columns only, in column order."""
+    columns, position = np.unique(matrix.indices, return_inverse=True)
+    sums = np.zeros(len(columns), dtype=matrix.dtype)
+    np.add.at(sums, position, matrix.data)
+    rows = np.zeros(len(columns), dtype=columns.dtype)
+    return scipy.sparse.coo_matrix((sums, (rows, columns)), shape=(1, matrix.shape[1]))

@@ -15,15 +15,19 @@ from satark.language import script_of
 
 @functools.cache
 def load_transliterator() -> ModuleType:
-    """``dhvani``, with its lexicon loaded (about 2 s and 300 MB, once per process).
+    """``dhvani``, with its lexicons loaded (about 2 s and 300 MB, once per process).
 
     dhvani can keep words it learns in ``~/.dhwani/cache.json``: the cache path is pointed at
     ``/dev/null`` before dhvani reads it, so citizens' words stay in memory.
     """
     os.environ["DHWANI_CACHE_PATH"] = os.devnull
     import dhvani
+    from dhvani.lexicon.lookup import lookup_ipa
 
-    dhvani.to_devanagari("sharab")  # the lexicon loads on first use
+    dhvani.to_devanagari("sharab")  # the spelling-variant map loads on first use
+    # The pronunciation lexicon loads only for a word the variant map lacks: now, not during
+    # the first such citizen message (2 s of CPU in the middle of a parse).
+    lookup_ipa("sharab")
     return dhvani
 
 

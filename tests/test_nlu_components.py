@@ -141,6 +141,35 @@ def test_count_vectors_keep_devanagari_words(tmp_path):
     assert sentence.features.toarray()[0, vocabulary["शराब"]] == 2
 
 
+@pytest.mark.parametrize(
+    "analyzer, max_ngram", [("word", 1), ("word", 2), ("char_wb", 4), ("char", 3)]
+)
+def test_count_vectors_sentence_feature_counts_the_joined_tokens(tmp_path, analyzer, max_ngram):
+    """Summing the token rows (word unigrams, char_wb) must give what counting the sentence gives."""
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from nlu_components.count_vectors import DevanagariCountVectorsFeaturizer
+
+    texts = ["कच्ची शराब शराब बिकती है", "gaon me sharab bikti hai 🙏", "Illegal liquor, illegal!", ":)"]
+    messages = [Message(data={TEXT: t, "intent": "x"}) for t in texts]
+    tokenizer = DevanagariTokenizer(DevanagariTokenizer.get_default_config())
+    tokenizer.process(messages)
+    config = {**DevanagariCountVectorsFeaturizer.get_default_config(), "analyzer": analyzer,
+              "min_ngram": 1, "max_ngram": max_ngram}
+    featurizer = DevanagariCountVectorsFeaturizer.create(
+        config, LocalModelStorage(tmp_path), Resource("cvf"), ExecutionContext(None, "cvf"))
+    featurizer.train(TrainingData(messages))
+    featurizer.process(messages)
+    for message in messages:
+        tokens = featurizer._get_processed_message_tokens_by_attribute(message, TEXT)
+        expected = featurizer.vectorizers[TEXT].transform([" ".join(tokens)]).toarray()
+        _, sentence = message.get_sparse_features(TEXT)
+        assert np.array_equal(sentence.features.toarray(), expected)
+        assert sentence.features.dtype == expected.dtype
+
+
 # --- linear classifier --------------------------------------------------------------------
 
 
