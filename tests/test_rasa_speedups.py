@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from aiohttp import web
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -18,6 +20,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from satark import rasa_speedups
 from satark.settings import PROJECT_ROOT
@@ -90,3 +93,40 @@ def test_a_stored_conversation_deserialises_to_the_same_events(monkeypatch):
     slow = DialogueStateTracker.from_dict("speedups", stored, DOMAIN.slots).events
     assert list(fast) == list(slow) and [e.as_dict() for e in fast] == [e.as_dict() for e in slow]
     assert [type(e) for e in fast] == [type(e) for e in slow]
+
+
+async def serve_and_call(calls: int) -> tuple[list[Any], set[Any], int]:
+    """A local HTTP server answering with what it received; `calls` requests through Rasa's endpoint
+    client. Returns the answers, the client ports the server saw, and the status of a refused call."""
+    peers = set()
+
+    async def echo(request: web.Request) -> web.Response:
+        peers.add(request.transport.get_extra_info("peername"))
+        if request.query.get("token") != "secret":
+            return web.json_response({"error": "unauthorised"}, status=401)
+        return web.json_response({"got": await request.json(), "auth": request.headers.get("Authorization")})
+
+    app = web.Application()
+    app.router.add_post("/webhook", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="secret",
+                                  basic_auth={"username": "rasa", "password": "pw"})
+        answers = [await endpoint.request(json={"call": number}) for number in range(calls)]
+        with pytest.raises(ClientResponseError) as refused:
+            await EndpointConfig(f"http://127.0.0.1:{port}/webhook").request(json={})
+        return answers, peers, refused.value.status
+    finally:
+        await runner.cleanup()
+
+
+def test_endpoint_requests_keep_their_connection_and_answers():
+    answers, peers, refused = asyncio.run(serve_and_call(3))
+    assert answers == [{"got": {"call": number}, "auth": "Basic cmFzYTpwdw=="} for number in range(3)]
+    assert len(peers) == 1 and refused == 401
+    answers, _, _ = asyncio.run(serve_and_call(1))  # a new event loop gets its own pool
+    assert answers == [{"got": {"call": 0}, "auth": "Basic cmFzYTpwdw=="}]
