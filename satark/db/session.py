@@ -7,7 +7,7 @@ import weakref
 from functools import lru_cache
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -30,6 +30,14 @@ def _forget_inherited_connections() -> None:
 
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def pooled_sqlite_engine(url: str | URL) -> Engine:
+    """A (legacy API) engine on a SQLite file that keeps its connections, as `get_engine` does;
+    forked children drop the ones they inherit."""
+    engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
+    _ENGINES.add(engine)
+    return engine
 
 
 @lru_cache(maxsize=8)
