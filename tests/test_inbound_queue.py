@@ -44,7 +44,12 @@ def redis_store():
         client.delete(key)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture
+def postgres_store(postgres):
+    yield lambda lease: DatabaseStore(lease, get_engine())
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
 def make_store(request):
     return request.getfixturevalue(f"{request.param}_store")
 
