@@ -33,15 +33,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import bindparam, create_engine, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.event import listen
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.whatsapp_inbound import Inbound, Recipient
 from satark.anonymity import Anonymizer
@@ -247,12 +244,6 @@ class RedisStore:
 
 
 _MESSAGES = InboundMessage.__table__
-
-
-def _no_waiting(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.close()
 _LEASES = InboundLease.__table__
 
 
@@ -294,30 +285,15 @@ class DatabaseStore:
     def engine(self) -> Engine:
         return self._engine or get_engine()
 
-    @cached_property
-    def _impatient_engine(self) -> Engine | None:
-        """For SQLite: the same file on connections that never wait for another writer's lock."""
-        if self.engine.dialect.name != "sqlite":
-            return None
-        engine = create_engine(self.engine.url, future=True, poolclass=QueuePool,
-                               connect_args={"check_same_thread": False, "timeout": 0})
-        listen(engine, "connect", _no_waiting)
-        return engine
-
     async def _run(self, operation: Callable, *args):
         """SQLite runs in the event loop's thread, as Rasa's own tracker store does: a local file
-        answers in well under a millisecond, and handing every operation to a worker thread cost
-        more CPU (GIL hand-overs with the loop: 55.7 instead of 44.1 ms per WhatsApp turn at
-        saturation). Only when another process holds the write lock is the operation retried in
-        a thread, so the loop never waits for a lock. A database server is waited for in a thread."""
+        answers in well under a millisecond, and handing each operation to a worker thread cost
+        more (GIL hand-overs with the loop: 55.7 instead of 44.1 ms of CPU per WhatsApp turn at
+        saturation). A database server across the network is waited for in a thread."""
         try:
-            if self._impatient_engine is not None:
-                try:
-                    return operation(self._impatient_engine, *args)
-                except OperationalError as error:
-                    if "locked" not in str(error.orig):
-                        raise
-            return await asyncio.get_running_loop().run_in_executor(None, operation, self.engine, *args)
+            if self.engine.dialect.name == "sqlite":
+                return operation(*args)
+            return await asyncio.get_running_loop().run_in_executor(None, operation, *args)
         except SQLAlchemyError as error:
             raise QueueUnavailable(f"database: {type(error).__name__}") from error
 
@@ -337,10 +313,10 @@ class DatabaseStore:
     def _release_in(self, connection: Connection, sender_id: str, holder: str) -> None:
         connection.execute(_RELEASE_LEASE, {"sender": sender_id, "holder": holder})
 
-    def _enqueue(self, engine: Engine, sender_id: str, entries: list[tuple[str, str]],
+    def _enqueue(self, sender_id: str, entries: list[tuple[str, str]],
                  holder: str | None) -> tuple[int, Item | None]:
         now = utcnow()
-        with engine.begin() as connection:
+        with self.engine.begin() as connection:
             fresh = [payload for key, payload in entries
                      if connection.execute(_INSERT_KEY, {"key": key, "now": now}).rowcount == 1]
             if fresh:
@@ -350,9 +326,9 @@ class DatabaseStore:
                 return len(fresh), None
             return len(fresh), self._head(connection, sender_id)
 
-    def _claim(self, engine: Engine, holder: str) -> tuple[str, Item] | None:
+    def _claim(self, holder: str) -> tuple[str, Item] | None:
         now = utcnow()
-        with engine.connect() as connection:
+        with self.engine.connect() as connection:
             waiting = list(connection.execute(
                 select(_MESSAGES.c.sender_id).group_by(_MESSAGES.c.sender_id)
                 .order_by(func.min(_MESSAGES.c.id)).limit(CANDIDATES)).scalars())
@@ -361,7 +337,7 @@ class DatabaseStore:
         for sender_id in waiting:
             if sender_id in held:
                 continue
-            with engine.begin() as connection:
+            with self.engine.begin() as connection:
                 if self._take(connection, sender_id, holder, now):
                     item = self._head(connection, sender_id)
                     if item is not None:
@@ -369,8 +345,8 @@ class DatabaseStore:
                     self._release_in(connection, sender_id, holder)
         return None
 
-    def _finish(self, engine: Engine, sender_id: str, holder: str, entry_id: str) -> Item | None:
-        with engine.begin() as connection:
+    def _finish(self, sender_id: str, holder: str, entry_id: str) -> Item | None:
+        with self.engine.begin() as connection:
             connection.execute(_DELETE_MESSAGE, {"id": int(entry_id)})
             holds = connection.execute(_LEASE_HOLDER, {"sender": sender_id}).scalar_one_or_none() == holder
             if not holds:  # another server took over (this one stalled): it carries on
@@ -380,17 +356,17 @@ class DatabaseStore:
                 self._release_in(connection, sender_id, holder)
             return item
 
-    def _renew(self, engine: Engine, sender_id: str, holder: str) -> bool:
-        with engine.begin() as connection:
+    def _renew(self, sender_id: str, holder: str) -> bool:
+        with self.engine.begin() as connection:
             return connection.execute(_RENEW_LEASE, {"sender": sender_id, "holder": holder,
                                                "expires": utcnow() + self.lease}).rowcount == 1
 
-    def _release(self, engine: Engine, sender_id: str, holder: str) -> None:
-        with engine.begin() as connection:
+    def _release(self, sender_id: str, holder: str) -> None:
+        with self.engine.begin() as connection:
             self._release_in(connection, sender_id, holder)
 
-    def _check(self, engine: Engine) -> None:
-        with engine.connect() as connection:
+    def _check(self) -> None:
+        with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],

@@ -218,35 +218,3 @@ def test_sqlite_queue_is_empty_after_handling(sqlite_store, tmp_path):
         assert session.query(InboundMessage).count() == 0
         assert session.query(InboundLease).count() == 0
         assert session.query(ProcessedMessage).count() == 5  # the keys stay: redeliveries are dropped
-
-
-def test_sqlite_lock_held_by_another_process_is_waited_for_off_the_event_loop(sqlite_store, tmp_path):
-    """Operations run in the loop's thread, but never wait there for another writer's lock."""
-    import sqlite3
-
-    async def scenario():
-        store = sqlite_store(5)
-        other = sqlite3.connect(tmp_path / "queue.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # another process is writing
-        ticks = 0
-
-        async def ticker():
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        async def finish_writing():
-            await asyncio.sleep(0.3)
-            other.execute("COMMIT")
-
-        running = asyncio.create_task(ticker())
-        releasing = asyncio.create_task(finish_writing())
-        stored, first = await store.enqueue("s", [("key-1", "one")], "server-a")
-        await releasing
-        running.cancel()
-        other.close()
-        return stored, first, ticks
-    stored, first, ticks = asyncio.run(scenario())
-    assert stored == 1 and first[1] == "one"
-    assert ticks >= 15  # the loop went on while the store waited for the lock
