@@ -68,6 +68,9 @@ class EmbeddingCache:
             self._data.move_to_end(key)
         return value
 
+    def clear(self) -> None:
+        self._data.clear()
+
     def put(self, key: str, value: np.ndarray) -> None:
         if self.size <= 0:
             return

@@ -108,8 +108,11 @@ def redact_event(event: Event, live: bool = False) -> Event:
 # `session_started`, or all) as plain SQL. The ORM built and compiled that query anew twice a turn:
 # 6% of a busy Rasa worker. Same rows, same order.
 _SESSION_START = "SELECT max(timestamp) FROM events WHERE sender_id = :sender_id AND type_name = :session_started"
-ALL_EVENTS = "FROM events WHERE sender_id = :sender_id"
-SESSION_EVENTS = f"{ALL_EVENTS} AND (timestamp >= ({_SESSION_START}) OR ({_SESSION_START}) IS NULL)"
+_ALL_EVENTS = "FROM events WHERE sender_id = :sender_id"
+_SESSION_EVENTS = _ALL_EVENTS + " AND (timestamp >= (" + _SESSION_START + ") OR (" + _SESSION_START + ") IS NULL)"
+_READ_ALL = sa.text("SELECT data " + _ALL_EVENTS + " ORDER BY id")
+_READ_SESSION = sa.text("SELECT data " + _SESSION_EVENTS + " ORDER BY id")
+_COUNT_SESSION = sa.text("SELECT count(*) " + _SESSION_EVENTS)
 
 
 def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
@@ -144,9 +147,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
         """Rasa's `_retrieve`, reading only the events' data with one prepared statement."""
-        query = ALL_EVENTS if fetch_events_from_all_sessions else SESSION_EVENTS
+        query = _READ_ALL if fetch_events_from_all_sessions else _READ_SESSION
         with self.session_scope() as session:
-            rows = session.execute(sa.text(f"SELECT data {query} ORDER BY id"), self._parameters(sender_id))
+            rows = session.execute(query, self._parameters(sender_id))
             events = [json.loads(data) for data in rows.scalars()]
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
@@ -154,7 +157,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """Rasa's `_additional_events`, counting with one prepared statement."""
-        stored = session.execute(sa.text(f"SELECT count(*) {SESSION_EVENTS}"), self._parameters(tracker.sender_id))
+        stored = session.execute(_COUNT_SESSION, self._parameters(tracker.sender_id))
         return itertools.islice(tracker.events, stored.scalar_one(), len(tracker.events))
 
     @staticmethod

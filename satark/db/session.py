@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import weakref
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
@@ -32,10 +33,10 @@ _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def pooled_sqlite_engine(url: str | URL) -> Engine:
-    """A (legacy API) engine on a SQLite file that keeps its connections, as `get_engine` does;
-    forked children drop the ones they inherit."""
-    engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
+def pooled_sqlite_engine(url: str | URL, **options: Any) -> Engine:
+    """An engine on a SQLite file that keeps its connections: SQLAlchemy 1.4 opens a new one (and
+    runs the pragmas) for every transaction of a file database. Forked children drop inherited ones."""
+    engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False}, **options)
     _ENGINES.add(engine)
     return engine
 
@@ -49,14 +50,13 @@ def get_engine(url: str | None = None) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # SQLAlchemy 1.4 opens a new SQLite connection (and runs the pragmas) for every transaction
-        # of a file database; a pool keeps them: the inbound queue makes several per message.
-        engine = create_engine(url, future=True, connect_args={"check_same_thread": False},
-                               **({} if path in ("", ":memory:") else {"poolclass": QueuePool}))
+            engine = pooled_sqlite_engine(url, future=True)
+        else:
+            engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
-    _ENGINES.add(engine)
+        return engine
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    _ENGINES.add(engine)  # psycopg2 connections must not cross a fork either
     return engine
 
 
