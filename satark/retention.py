@@ -115,7 +115,7 @@ def tracker_engine(endpoints_file: Path) -> sa.engine.Engine | None:
     if kind == "satark.rasa_stores.environmenttrackerstore":
         from satark.deployment import get_deployment_settings
 
-        return sa.create_engine(get_deployment_settings().tracker_store_url, future=True)
+        return _tracker_engine(get_deployment_settings().tracker_store_url)
     if kind not in ("sql", "satark.tracker_store.redactingsqltrackerstore"):
         return None
     db = str(config.get("db") or "rasa.db")
@@ -126,13 +126,23 @@ def tracker_engine(endpoints_file: Path) -> sa.engine.Engine | None:
             return None  # Rasa has not created it yet: no conversation to delete
     url = SQLTrackerStore.get_db_url(dialect, config.get("url"), config.get("port"), db, config.get("username"),
                                      config.get("password"), None, config.get("query"))
-    return sa.create_engine(url, future=True)
+    return _tracker_engine(url)
+
+
+def _tracker_engine(url: str) -> sa.engine.Engine:
+    """Deletes in a SQLite tracker store zero the freed pages, as the Rasa servers' connections do."""
+    from satark.tracker_store import prepare_sqlite_connection
+
+    engine = sa.create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", prepare_sqlite_connection)
+    return engine
 
 
 def purge_trackers(engine: sa.engine.Engine, now: datetime, counts: Counts) -> None:
     from rasa.core.tracker_store import SQLTrackerStore
 
-    from satark.tracker_store import scrub_all
+    from satark.tracker_store import empty_write_ahead_log, scrub_all
 
     events = SQLTrackerStore.SQLEvent.__table__
     if not sa.inspect(engine).has_table(events.name):
@@ -148,6 +158,9 @@ def purge_trackers(engine: sa.engine.Engine, now: datetime, counts: Counts) -> N
             counts.conversation_events += result.rowcount or 0
         counts.conversations += len(senders)
     counts.events_redacted += scrub_all(engine)
+    with engine.connect() as connection:
+        if not empty_write_ahead_log(connection):
+            log.warning("the tracker store's write-ahead log is in use; it is emptied on the next pass")
 
 
 def run(endpoints_file: Path | None = None, factory: sessionmaker | None = None,

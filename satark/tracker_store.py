@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Restarted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -115,10 +115,33 @@ _READ_SESSION = sa.text("SELECT data " + _SESSION_EVENTS + " ORDER BY id")
 _COUNT_SESSION = sa.text("SELECT count(*) " + _SESSION_EVENTS)
 
 
-def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+def prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Every connection to a SQLite tracker store: overwritten and deleted rows must not linger in
+    free pages (`secure_delete`), and WAL, as the report database has: in the default rollback
+    journal each commit locked readers out, and the other Rasa worker's loop slept in SQLite's busy
+    handler (tracker commits took 7 % of a worker's time at saturation). The log keeps earlier
+    versions of pages until a checkpoint, so whoever overwrites or deletes conversation text
+    empties it afterwards (`empty_write_ahead_log`)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def empty_write_ahead_log(connection: Any) -> bool:
+    """Copy a SQLite database's write-ahead log into the file (whose freed space `secure_delete`
+    zeroes) and truncate it, so no overwritten value stays in the log. Waits at most 0.2 s for
+    other connections' transactions (a Rasa worker waits in its event loop); False if they were
+    still running, and the next call does it."""
+    if connection.dialect.name != "sqlite":
+        return True
+    connection.exec_driver_sql("PRAGMA busy_timeout=200")
+    try:
+        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    finally:
+        connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+    return busy is None or busy[0] == 0
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
@@ -134,6 +157,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             raise ValueError("an event broker would receive events before redaction; configure none")
         configure_logging()
         super().__init__(*args, **kwargs)
+        self._log_holds_secrets = False  # a replaced secret may still be in SQLite's write-ahead log
         if self.engine.dialect.name == "sqlite":
             if self.engine.url.database not in (None, "", ":memory:"):
                 # SQLAlchemy 1.4 opens a new connection for every session on a SQLite file: two
@@ -141,8 +165,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 self.engine.dispose()
                 self.engine = pooled_sqlite_engine(self.engine.url)
                 self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
-            # Overwritten rows must not linger in free pages; connections opened without it go.
-            sa.event.listen(self.engine, "connect", _secure_delete)
+            # Connections opened before the pragmas were set go.
+            sa.event.listen(self.engine, "connect", prepare_sqlite_connection)
             self.engine.dispose()
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
@@ -180,14 +204,24 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                              "action_name": data.get("name"), "data": json.dumps(data)})
             if rows:
                 session.execute(sa.insert(self.SQLEvent.__table__), rows)
-            if replaced:
-                scrub_sender(session, self.SQLEvent, tracker.sender_id)
+            if replaced and scrub_sender(session, self.SQLEvent, tracker.sender_id, secret_slots_only=True):
+                self._log_holds_secrets = True
             session.commit()
+        if self._log_holds_secrets:
+            with self.engine.connect() as connection:
+                self._log_holds_secrets = not empty_write_ahead_log(connection)
 
 
-def scrub_sender(session: Any, table: Any, sender_id: str) -> int:
-    """Apply `redact_event` to every stored event of one conversation; the number of rows changed."""
-    rows = session.execute(sa.select(table).where(table.sender_id == sender_id).order_by(table.id)).scalars().all()
+def scrub_sender(session: Any, table: Any, sender_id: str, secret_slots_only: bool = False) -> int:
+    """Apply `redact_event` to the stored events of one conversation; the number of rows changed.
+
+    `secret_slots_only`: the rows this store wrote itself, whose other events were redacted when
+    stored; only slot events can hold a secret that has since been replaced, and only slot and
+    restart events decide which values are still live."""
+    query = sa.select(table).where(table.sender_id == sender_id).order_by(table.id)
+    if secret_slots_only:
+        query = query.where(table.type_name.in_((SlotSet.type_name, Restarted.type_name)))
+    rows = session.execute(query).scalars().all()
     events = [json.loads(row.data) for row in rows]
     live = live_secret_positions(events)
     changed = 0

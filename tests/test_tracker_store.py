@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from satark.tracker_store import RedactingSQLTrackerStore
 from tests.test_rasa_speedups import DOMAIN, conversation
 
 
-def test_the_sqlite_tracker_store_keeps_its_connections_with_secure_delete(tmp_path):
+def test_the_sqlite_tracker_store_keeps_its_connections_with_secure_delete_and_wal(tmp_path):
     store = RedactingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
     connects = []
     sa.event.listen(store.engine, "connect", lambda connection, _record: connects.append(connection))
@@ -28,6 +29,7 @@ def test_the_sqlite_tracker_store_keeps_its_connections_with_secure_delete(tmp_p
     assert len(connects) == 1
     with store.session_scope() as session:
         assert session.execute(sa.text("PRAGMA secure_delete")).scalar() == 1
+        assert session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.get_bind() is store.engine
     plain = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "plain.db"))
     asyncio.run(plain.save(tracker))
@@ -92,3 +94,24 @@ def test_the_store_reads_counts_and_writes_the_rows_rasa_does(store):
     assert [row[:1] + row[2:] for row in rows["ours"]] == [row[:1] + row[2:] for row in rows["rasas"]]
     plain.engine.dispose()
     store.engine.dispose()
+
+
+def test_a_replaced_secret_leaves_the_write_ahead_log_once_no_one_reads_it(tmp_path):
+    store = RedactingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    tracker = DialogueStateTracker.from_events("wal", [SlotSet("draft_id", "first-draft-key-0123456789")],
+                                               DOMAIN.slots)
+    asyncio.run(store.save(tracker))
+    reader = sqlite3.connect(tmp_path / "tracker.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events").fetchone()  # holds a snapshot: no checkpoint can finish
+    tracker.update(SlotSet("draft_id", None))
+    asyncio.run(store.save(tracker))
+
+    def stored() -> bytes:
+        return b"".join(path.read_bytes() for path in tmp_path.glob("tracker.db*"))
+    assert b"first-draft-key-0123456789" in stored()  # the log could not be emptied yet
+    reader.execute("COMMIT")
+    tracker.update(SlotSet("language", "en"))
+    asyncio.run(store.save(tracker))  # the next save empties it
+    assert b"first-draft-key-0123456789" not in stored()
+    assert (tmp_path / "tracker.db-wal").stat().st_size == 0

@@ -190,7 +190,8 @@ def test_retention_deletes_what_is_no_longer_needed_and_keeps_the_rest(runtime, 
     endpoints = tmp_path / "endpoints.yml"
     store = RedactingSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"))
     for sender, age in (("stale", 90), ("fresh", 0)):
-        tracker = DialogueStateTracker.from_events(sender, [UserUttered("hi", {"name": "greet"})], DOMAIN.slots)
+        tracker = DialogueStateTracker.from_events(sender, [UserUttered(f"hi from the {sender} conversation",
+                                                                        {"name": "greet"})], DOMAIN.slots)
         tracker.events[0].timestamp = time.time() - age * 86400
         asyncio.run(store.save(tracker))
     endpoints.write_text(yaml.safe_dump({"tracker_store": {"type": "satark.tracker_store.RedactingSQLTrackerStore",
@@ -206,6 +207,9 @@ def test_retention_deletes_what_is_no_longer_needed_and_keeps_the_rest(runtime, 
     with sqlite3.connect(tmp_path / "tracker.db") as connection:
         senders = {row[0] for row in connection.execute("SELECT DISTINCT sender_id FROM events")}
     assert senders == {"fresh"}
+    stored = tracker_bytes(tmp_path)  # the file, and the write-ahead log the retention pass emptied
+    assert b"the stale conversation" not in stored and b"the fresh conversation" in stored
+    assert (tmp_path / "tracker.db-wal").stat().st_size == 0
     with factory.begin() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(ProcessedMessage)).scalar_one() == 1
         assert session.execute(sa.select(Report)).scalar_one().public_number == receipt.public_number
