@@ -46,6 +46,7 @@ from channels.whatsapp_inbound import (
 from channels.whatsapp_outbound import Offers, choice_messages, split_text, text_message
 from channels.whatsapp_queue import (
     DatabaseStore,
+    Doorbell,
     InboundQueue,
     InboundStore,
     Queued,
@@ -196,7 +197,7 @@ class WhatsAppRuntime:
         self.queue = InboundQueue(inbound_store(), Seal(config.anonymizer), self._handle,
                                   concurrency=settings.inbound_concurrency,
                                   lease_seconds=settings.inbound_lease_seconds,
-                                  poll_seconds=settings.inbound_poll_seconds)
+                                  poll_seconds=settings.inbound_poll_seconds, doorbell=Doorbell())
         self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_minute, settings.redis_url,
                                           prefix=f"{settings.redis_key_prefix}:rate:")
         # Set by the server once Rasa's agent is loaded: did a turn for this message id happen?

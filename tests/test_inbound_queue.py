@@ -13,7 +13,15 @@ import pytest
 import redis
 
 from channels.whatsapp_inbound import Inbound, Recipient
-from channels.whatsapp_queue import DatabaseStore, InboundQueue, Queued, QueueUnavailable, RedisStore, Seal
+from channels.whatsapp_queue import (
+    DatabaseStore,
+    Doorbell,
+    InboundQueue,
+    Queued,
+    QueueUnavailable,
+    RedisStore,
+    Seal,
+)
 from satark.anonymity import Anonymizer
 from satark.db.models import Base, InboundLease, InboundMessage, ProcessedMessage
 from satark.db.session import get_engine, get_session_factory
@@ -107,6 +115,45 @@ def test_two_servers_each_sender_in_order_each_message_once(make_store):
         texts = [text for _, who, text in handled if who == sender]
         assert texts == [f"{sender}:{n}" for n in range(8)]
     assert {server for server, _, _ in handled} == {0, 1}  # both servers did work
+
+
+def test_a_busy_worker_rings_and_a_free_worker_of_the_same_server_serves(make_store):
+    """Sanic's workers share the doorbell: a message reaching a worker that is busy is served at
+    once by the free one, not after that worker's turn or the next poll (30 s here)."""
+    async def scenario():
+        busy, served_by = asyncio.Event(), {}
+        doorbell = Doorbell()
+
+        def handler(name):
+            async def handle(queued: Queued) -> None:
+                served_by[queued.event.text] = name
+                if queued.event.text == "long turn":
+                    await busy.wait()
+            return handle
+
+        worker_a, worker_b = (InboundQueue(make_store(30), SEAL, handler(name), poll_seconds=30, doorbell=doorbell)
+                              for name in ("a", "b"))
+        worker_a.start()
+        worker_b.start()
+        await worker_a.put([event("first-sender", "long turn")])
+        await worker_a.put([event("second-sender", "hello")])
+        for _ in range(100):
+            if "hello" in served_by:
+                break
+            await asyncio.sleep(0.02)
+        assert served_by == {"long turn": "a", "hello": "b"}
+        assert not doorbell.unanswered()
+        busy.set()
+        await worker_a.stop()
+        await worker_b.stop()
+    asyncio.run(scenario())
+
+
+def test_a_ring_nobody_answered_says_no_worker_is_free():
+    doorbell = Doorbell()
+    assert not doorbell.unanswered()
+    doorbell.ring()
+    assert doorbell.unanswered()
 
 
 def test_a_sender_is_served_by_one_server_at_a_time(make_store):
