@@ -197,7 +197,8 @@ class WhatsAppRuntime:
         self.queue = InboundQueue(inbound_store(), Seal(config.anonymizer), self._handle,
                                   concurrency=settings.inbound_concurrency,
                                   lease_seconds=settings.inbound_lease_seconds,
-                                  poll_seconds=settings.inbound_poll_seconds, doorbell=Doorbell())
+                                  poll_seconds=settings.inbound_poll_seconds,
+                                  doorbell=Doorbell() if settings.worker_processes > 1 else None)
         self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_minute, settings.redis_url,
                                           prefix=f"{settings.redis_key_prefix}:rate:")
         # Set by the server once Rasa's agent is loaded: did a turn for this message id happen?

@@ -23,6 +23,7 @@ class DeploymentSettings:
     inbound_lease_seconds: float
     inbound_poll_seconds: float
     sender_rate_limit_per_minute: int
+    worker_processes: int  # Sanic workers of each Rasa server (`SANIC_WORKERS`, as Rasa reads it)
 
 
 @lru_cache(maxsize=1)
@@ -36,4 +37,5 @@ def get_deployment_settings() -> DeploymentSettings:
         inbound_lease_seconds=float(os.environ.get("INBOUND_LEASE_SECONDS") or 30),
         inbound_poll_seconds=float(os.environ.get("INBOUND_POLL_SECONDS") or 0.5),
         sender_rate_limit_per_minute=int(os.environ.get("SENDER_RATE_LIMIT_PER_MINUTE") or 30),
+        worker_processes=max(1, int(os.environ.get("SANIC_WORKERS") or 1)),
     )
