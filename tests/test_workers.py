@@ -1,0 +1,71 @@
+"""`make run`'s Rasa server: two Sanic worker processes on SQLite. The kernel gives each webhook
+*connection* to one worker; a worker already busy rings the doorbell and the other one serves the
+new conversation, so both work even when every webhook arrives on one kept-alive connection."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from bench.load import children, cpu_seconds
+from sandbox import payloads
+from sandbox.server import DEFAULTS
+from tests.support.servers import Stack
+from tests.test_scale_out import APP_SECRET, PHONE_NUMBER_ID, replies_to
+
+CITIZENS = 12
+DESCRIPTION = ("A truck full of cows is taken every night from the village pond towards the Bihar border "
+               "by three men in a white pickup without a number plate")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workers")
+    stack = Stack(workdir, env={
+        "SANIC_WORKERS": "2", "SATARK_VAR_DIR": str(workdir / "var"), "SATARK_DEV_MODE": "true",
+        "DATABASE_URL": f"sqlite:///{workdir / 'var' / 'satark.db'}", "SENDER_RATE_LIMIT_PER_MINUTE": "1000"})
+    try:
+        stack.prepare_database()
+        stack.start_action_server()
+        stack.start_sandbox()
+        credentials = {"channels.whatsapp.WhatsAppInput": {
+            "verify_token": DEFAULTS["WHATSAPP_VERIFY_TOKEN"], "app_secret": APP_SECRET,
+            "access_token": DEFAULTS["WHATSAPP_ACCESS_TOKEN"], "phone_number_id": PHONE_NUMBER_ID,
+            "api_url": stack.env["WHATSAPP_API_URL"]}}
+        stack.start_rasa(credentials=credentials, endpoints={
+            "tracker_store": {"type": "satark.rasa_stores.EnvironmentTrackerStore"},
+            "lock_store": {"type": "satark.rasa_stores.EnvironmentLockStore"}})
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_both_workers_serve_when_every_webhook_comes_on_one_connection(server):
+    workers = children(server.services["rasa"].process.pid)
+    assert len(workers) == 2
+    phones = [f"9197100000{number:02d}" for number in range(CITIZENS)]
+    script = ["Hi", "English", DESCRIPTION]
+    before = {pid: cpu_seconds(pid) for pid in workers}
+    with requests.Session() as connection:  # one kept-alive connection: one worker receives everything
+        for turn, text in enumerate(script):
+            expected = [len(replies_to(server, phone)) + 1 for phone in phones]
+            for phone in phones:
+                body = payloads.encode(payloads.user_messages(PHONE_NUMBER_ID, phone, "Citizen",
+                                                              [payloads.text(text)]))
+                response = connection.post(server.services["rasa"].url + "/webhooks/whatsapp/webhook", data=body,
+                                           timeout=30, headers={"Content-Type": "application/json",
+                                                                "X-Hub-Signature-256": payloads.sign(body, APP_SECRET)})
+                assert response.status_code == 200
+            deadline = time.monotonic() + 120
+            while any(len(replies_to(server, phone)) < count for phone, count in zip(phones, expected, strict=True)):
+                assert time.monotonic() < deadline, f"turn {turn} unanswered"
+                time.sleep(0.3)
+    time.sleep(1.5)  # anything answered twice would have arrived by now
+    for phone in phones:
+        replies = replies_to(server, phone)
+        assert len(replies) == 4, replies  # welcome + language menu, description prompt, category check
+        assert "Cattle smuggling" in replies[-1]
+    used = [cpu_seconds(pid) - before[pid] for pid in workers]
+    assert min(used) > 0.25 * sum(used), used  # without the doorbell: one worker did it all
