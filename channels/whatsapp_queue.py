@@ -448,15 +448,15 @@ class InboundQueue:
     """Stores webhook messages and hands each sender's messages, in order, to `handle`.
 
     The webhook's server takes the lease of a sender nobody serves while storing its message and
-    serves it at once when fewer than `direct` conversations are in hand (else it rings the
-    `doorbell`, if there is one, for a free worker of the same server). A claimer task takes
-    over what is left (senders beyond `concurrency`, or whose server died) every `poll_seconds`,
-    and at once when this server left work waiting or the doorbell rang.
+    serves it at once; with a `doorbell` (several workers), a worker already serving a
+    conversation rings for a free one instead, unless an earlier ring is still unanswered. A
+    claimer task takes over what is left (senders beyond `concurrency`, or whose server died)
+    every `poll_seconds`, and at once when this server left work waiting or the doorbell rang.
     """
 
     def __init__(self, store: InboundStore, seal: Seal, handle: Callable[[Queued], Awaitable[None]], *,
                  concurrency: int = 16, lease_seconds: float = 30.0, poll_seconds: float = 0.5,
-                 doorbell: Doorbell | None = None, direct: int = 1) -> None:
+                 doorbell: Doorbell | None = None) -> None:
         self.store = store
         self.seal = seal
         self.handle = handle
@@ -464,7 +464,6 @@ class InboundQueue:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.doorbell = doorbell
-        self.direct = direct if doorbell is not None else concurrency
         self.holder = holder_name()
         self.serving: dict[str, asyncio.Task] = {}
         self._lost: set[str] = set()  # senders whose lease another server took over
@@ -494,11 +493,10 @@ class InboundQueue:
         return stored
 
     def _can_serve(self, sender_id: str) -> bool:
-        if self._claimer is None or self._stopping or sender_id in self.serving:
+        if (self._claimer is None or self._stopping or sender_id in self.serving
+                or len(self.serving) >= self.concurrency):
             return False
-        if len(self.serving) < min(self.direct, self.concurrency):
-            return True
-        return len(self.serving) < self.concurrency and self.doorbell is not None and self.doorbell.unanswered()
+        return not self.serving or self.doorbell is None or self.doorbell.unanswered()
 
     def _serve_from(self, sender_id: str, first: Item) -> None:
         if sender_id in self.serving:  # this server's lease had expired and it took it again
