@@ -36,6 +36,18 @@ def admin(statement: str) -> None:
     connection.close()
 
 
+ENDPOINTS = {"tracker_store": {"type": "satark.rasa_stores.EnvironmentTrackerStore"},
+             "lock_store": {"type": "satark.rasa_stores.EnvironmentLockStore"}}
+
+
+def sandbox_credentials(stack: Stack) -> dict:
+    """The WhatsApp connector's credentials.yml entry, talking to the stack's Graph API stand-in."""
+    return {"channels.whatsapp.WhatsAppInput": {
+        "verify_token": DEFAULTS["WHATSAPP_VERIFY_TOKEN"], "app_secret": APP_SECRET,
+        "access_token": DEFAULTS["WHATSAPP_ACCESS_TOKEN"], "phone_number_id": PHONE_NUMBER_ID,
+        "api_url": stack.env["WHATSAPP_API_URL"]}}
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     database = f"satark_scale_{uuid.uuid4().hex[:10]}"
@@ -53,15 +65,9 @@ def cluster(tmp_path_factory):
         stack.prepare_database()
         stack.start_action_server()
         stack.start_sandbox()
-        credentials = {"channels.whatsapp.WhatsAppInput": {
-            "verify_token": DEFAULTS["WHATSAPP_VERIFY_TOKEN"], "app_secret": APP_SECRET,
-            "access_token": DEFAULTS["WHATSAPP_ACCESS_TOKEN"], "phone_number_id": PHONE_NUMBER_ID,
-            "api_url": stack.env["WHATSAPP_API_URL"]}}
-        endpoints = {"tracker_store": {"type": "satark.rasa_stores.EnvironmentTrackerStore"},
-                     "lock_store": {"type": "satark.rasa_stores.EnvironmentLockStore"}}
         with ThreadPoolExecutor(2) as pool:
-            starting = [pool.submit(stack.start_rasa, credentials=credentials, endpoints=endpoints, name=name,
-                                    port=port) for name, port in (("rasa", None), ("rasa_b", free_port()))]
+            starting = [pool.submit(stack.start_rasa, credentials=sandbox_credentials(stack), endpoints=ENDPOINTS,
+                                    name=name, port=port) for name, port in (("rasa", None), ("rasa_b", free_port()))]
             for future in starting:
                 future.result()
         yield stack, url

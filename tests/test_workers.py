@@ -11,9 +11,8 @@ import requests
 
 from bench.load import children, cpu_seconds
 from sandbox import payloads
-from sandbox.server import DEFAULTS
 from tests.support.servers import Stack
-from tests.test_scale_out import APP_SECRET, PHONE_NUMBER_ID, replies_to
+from tests.test_scale_out import APP_SECRET, ENDPOINTS, PHONE_NUMBER_ID, replies_to, sandbox_credentials
 
 CITIZENS = 12
 DESCRIPTION = ("A truck full of cows is taken every night from the village pond towards the Bihar border "
@@ -30,13 +29,7 @@ def server(tmp_path_factory):
         stack.prepare_database()
         stack.start_action_server()
         stack.start_sandbox()
-        credentials = {"channels.whatsapp.WhatsAppInput": {
-            "verify_token": DEFAULTS["WHATSAPP_VERIFY_TOKEN"], "app_secret": APP_SECRET,
-            "access_token": DEFAULTS["WHATSAPP_ACCESS_TOKEN"], "phone_number_id": PHONE_NUMBER_ID,
-            "api_url": stack.env["WHATSAPP_API_URL"]}}
-        stack.start_rasa(credentials=credentials, endpoints={
-            "tracker_store": {"type": "satark.rasa_stores.EnvironmentTrackerStore"},
-            "lock_store": {"type": "satark.rasa_stores.EnvironmentLockStore"}})
+        stack.start_rasa(credentials=sandbox_credentials(stack), endpoints=ENDPOINTS)
         yield stack
     finally:
         stack.stop()
