@@ -31,7 +31,7 @@ from rasa.shared.core.events import Restarted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from satark.db.session import pooled_sqlite_engine
+from satark.db.session import BUSY_TIMEOUT, pooled_sqlite_engine, write_ahead_log
 from satark.logs import configure_logging
 from satark.redaction import PHONE, PUBLIC_NUMBER, RECEIPT_CODE, REDACTED, WAMID, mentions_report
 
@@ -122,11 +122,8 @@ def prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     handler (tracker commits took 7 % of a worker's time at saturation). The log keeps earlier
     versions of pages until a checkpoint, so whoever overwrites or deletes conversation text
     empties it afterwards (`empty_write_ahead_log`)."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA secure_delete=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+    dbapi_connection.execute("PRAGMA secure_delete=ON")
+    write_ahead_log(dbapi_connection)
 
 
 def empty_write_ahead_log(connection: Any) -> bool:
@@ -140,7 +137,7 @@ def empty_write_ahead_log(connection: Any) -> bool:
     try:
         busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
     finally:
-        connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+        connection.exec_driver_sql(BUSY_TIMEOUT)
     return busy is None or busy[0] == 0
 
 
@@ -189,14 +186,16 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         return {"sender_id": sender_id, "session_started": SessionStarted.type_name}
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        everything = [event.as_dict() for event in tracker.events]
-        live = {id(tracker.events[position]) for position in live_secret_positions(everything)}
         with self.session_scope() as session:
+            new = [(event, event.as_dict()) for event in self._additional_events(session, tracker)]
+            # a secret slot changed: earlier stored values must go, and only its latest value lives
+            replaced = any(data.get("event") == "slot" and data.get("name") in SECRET_SLOTS for _, data in new)
+            live: set[int] = set()  # what the new secret slot events may keep (only then worth working out)
+            if replaced:
+                positions = live_secret_positions(event.as_dict() for event in tracker.events)
+                live = {id(tracker.events[position]) for position in positions}
             rows = []
-            replaced = False  # a secret slot changed: earlier stored values must go
-            for event in self._additional_events(session, tracker):
-                data = event.as_dict()
-                replaced = replaced or (data.get("event") == "slot" and data.get("name") in SECRET_SLOTS)
+            for event, data in new:
                 data = redact_event(data, id(event) in live)
                 rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
                              "timestamp": data.get("timestamp"),

@@ -14,13 +14,21 @@ from sqlalchemy.pool import QueuePool
 
 from satark.settings import get_settings
 
+BUSY_TIMEOUT = "PRAGMA busy_timeout=10000"  # wait up to 10 s for another process's write lock
+
+
+def write_ahead_log(dbapi_connection: Any) -> None:
+    """WAL and the busy timeout on a new SQLite connection: readers never wait for a writer, and a
+    writer waits for another one instead of failing."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(BUSY_TIMEOUT)
+    cursor.close()
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    write_ahead_log(dbapi_connection)
 
 
 def _forget_inherited_connections() -> None:
