@@ -404,8 +404,8 @@ class Doorbell:
     """Wakes whichever worker process of this server is free, to claim a stored message.
 
     Sanic's workers are forked after the connector is set up, so they share this pipe. The kernel
-    hands each webhook *connection* to one worker, and a sender's few kept-alive connections
-    stayed on one: at 50 citizens one worker did 62 % of the work while the other waited. A worker
+    hands each webhook *connection* to one worker, and the few kept-alive connections that carry
+    all webhooks stayed on one: at 50 citizens one worker did 62 % of the work while the other waited. A worker
     that is already busy leaves a new conversation's message unleased and rings; every idle
     worker's event loop sees the pipe readable at once, the first to read the byte claims it.
     While a ring is unanswered no worker is free, and a busy worker serves what it receives.
