@@ -1,7 +1,7 @@
 """WhatsApp Cloud API connector for Rasa: `channels.whatsapp.WhatsAppInput` in credentials.yml.
 
-Identity stops here. Rasa sees a keyed pseudonym as `sender_id`, a keyed message id, and
-metadata naming only the channel and message type. The phone number lives in memory for the
+Identity stops here. Rasa sees a keyed pseudonym as `sender_id`, a keyed message id and the
+message's content, with no metadata at all. The phone number lives in memory for the
 turn being answered, inside the output channel, and otherwise only sealed (encrypted) in the
 inbound queue until the message is answered.
 
@@ -253,7 +253,7 @@ class WhatsAppRuntime:
                     and await self.turn_recorded(event.sender_id, event.message_key):
                 log.info("%s message already answered before a restart; not handled again", event.kind)
                 return
-            await self._dispatch(event, output, {"channel": CHANNEL, "type": event.kind})
+            await self._dispatch(event, output)
             if output.forwarded and output.attempted == 0 and event.kind in ANSWERED_KINDS:
                 # Rasa swallows a failed custom action (e.g. the action server is down) and
                 # answers nothing; the citizen is told instead of left waiting. The draft stays.
@@ -263,33 +263,30 @@ class WhatsAppRuntime:
             log.exception("handling a WhatsApp %s message failed", event.kind)
             await output.send_text_message(event.sender_id, texts.FAILURE)
 
-    async def _forward(self, event: Inbound, text: str, output: WhatsAppOutput, metadata: dict[str, Any],
-                       part: str = "") -> None:
+    async def _forward(self, event: Inbound, text: str, output: WhatsAppOutput, part: str = "") -> None:
         output.forwarded = True
         await self.on_new_message(UserMessage(
             text, output, event.sender_id, input_channel=CHANNEL,
-            message_id=event.message_key + part, metadata=metadata))
+            message_id=event.message_key + part))
 
-    async def _dispatch(self, event: Inbound, output: WhatsAppOutput, metadata: dict[str, Any]) -> None:
+    async def _dispatch(self, event: Inbound, output: WhatsAppOutput) -> None:
         if event.kind == "text" and event.text and event.text.strip():
-            await self._forward(event, neutralise(event.text), output, metadata)
+            await self._forward(event, neutralise(event.text), output)
         elif event.kind == "button":
             payload = self.offers.resolve(event.sender_id, event.button_id or "")
             if payload is None:
                 log.info("forged or stale button id refused")
                 await output.send_text_message(event.sender_id, texts.STALE_BUTTON)
             else:
-                await self._forward(event, payload, output, metadata)
+                await self._forward(event, payload, output)
         elif event.kind in MEDIA_KINDS and event.media is not None:
-            await self._receive_media(event, event.media, output, metadata)
+            await self._receive_media(event, event.media, output)
         elif event.kind == "location" and event.text:
-            await self._forward(event, intent_message("share_location", {"location": event.text}),
-                                output, metadata)
+            await self._forward(event, intent_message("share_location", {"location": event.text}), output)
         elif event.kind in POLITE_KINDS:
             await output.send_text_message(event.sender_id, texts.UNSUPPORTED)
 
-    async def _receive_media(self, event: Inbound, incoming: media.IncomingMedia, output: WhatsAppOutput,
-                             metadata: dict[str, Any]) -> None:
+    async def _receive_media(self, event: Inbound, incoming: media.IncomingMedia, output: WhatsAppOutput) -> None:
         try:
             evidence_id = await media.receive(self.graph, incoming, ffmpeg=self.ffmpeg,
                                               transcriber=self.transcriber)
@@ -307,9 +304,8 @@ class WhatsAppRuntime:
         if transcript:
             # Speech-to-text is configured: what was said is understood like typed text, before
             # the recording joins the report it describes.
-            await self._forward(event, neutralise(transcript), output, {**metadata, "type": "transcript"},
-                                part=":transcript")
-        await self._forward(event, intent_message("share_evidence", entities), output, metadata)
+            await self._forward(event, neutralise(transcript), output, part=":transcript")
+        await self._forward(event, intent_message("share_evidence", entities), output)
 
 
 async def _turn_recorded(app: Any, sender_id: str, message_key: str) -> bool:
@@ -396,10 +392,6 @@ class WhatsAppInput(InputChannel):
 
     def __init__(self, config: WhatsAppConfig) -> None:
         self.config = config
-
-    def get_metadata(self, request: Request) -> dict[str, Any]:
-        """Only the channel's name: nothing about the person goes into the tracker."""
-        return {"channel": CHANNEL}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         runtime = WhatsAppRuntime(self.config, on_new_message)

@@ -51,12 +51,12 @@ def jpeg_bytes() -> bytes:
 
 # -- text -----------------------------------------------------------------------------------------
 
-def test_text_is_forwarded_with_pseudonymous_ids_and_minimal_metadata(harness):
+def test_text_is_forwarded_with_pseudonymous_ids_and_no_metadata(harness):
     response = harness.say("919800000101", payloads.text("मेरे गाँव में अवैध शराब बिकती है"), name="Ramesh Kumar")
     [message] = harness.received_from("919800000101")
     assert message.text == "मेरे गाँव में अवैध शराब बिकती है"
     assert message.input_channel == "whatsapp"
-    assert message.metadata == {"channel": "whatsapp", "type": "text"}
+    assert message.metadata is None
     assert "9800000101" not in message.sender_id and len(message.sender_id) == 64
     wamid = json.loads(response.request.body)["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     assert message.message_id != wamid and "wamid" not in message.message_id
@@ -193,7 +193,7 @@ def test_location_pin_answers_where(harness):
     [message] = harness.received_from(wa_id)
     parsed = YAMLStoryReader.unpack_regex_message(Message({TEXT: message.text}))
     assert parsed.get(INTENT)["name"] == "share_location"
-    assert message.metadata == {"channel": "whatsapp", "type": "location"}
+    assert message.metadata is None
     entities = json.loads(message.text[len("/share_location"):])
     assert entities == {"location": 'Lanka "Gate" no. 2, Varanasi, UP, 25.317645,82.973914'}
 
@@ -250,7 +250,7 @@ def test_image_with_caption_becomes_one_evidence_message_carrying_the_caption(ha
     assert item.report_id is None and item.kind == "image" and item.metadata_stripped
     assert item.caption == "/deny यह उसकी दुकान है"
     assert (system / "media" / item.stored_name).exists()
-    assert message.metadata == {"channel": "whatsapp", "type": "image"}
+    assert message.metadata is None
 
 
 @pytest.mark.parametrize(("kind", "fixture"), [
@@ -290,7 +290,8 @@ def test_a_voice_note_is_understood_like_text_when_speech_to_text_is_configured(
         monkeypatch.delenv("SPEECH_TO_TEXT")
         get_settings.cache_clear()
     assert parsed_intent(evidence_message.text) == "share_evidence"
-    assert transcript.text.endswith(" bytes of audio/ogg") and transcript.metadata["type"] == "transcript"
+    assert transcript.text.endswith(" bytes of audio/ogg") and transcript.metadata is None
+    assert transcript.message_id == evidence_message.message_id + ":transcript"
 
 
 def test_several_files_in_a_row_each_become_evidence(harness):
