@@ -537,6 +537,12 @@ class ActionSubmitReport(Action):
         if not (draft.draft_key and draft.category and draft.district_code):
             dispatcher.utter_message(response="utter_help")
             return reset_draft()
+        if match_key(latest_text(tracker)) in SKIP_WORDS:
+            # "skip" or "nothing" typed at "Send it?" can read as a weak yes: a report is sent
+            # only on a clear yes, so the question is asked again with its buttons.
+            dispatcher.utter_message(response="utter_confirm_clearly")
+            dispatcher.utter_message(response="utter_summary", **summary_values(tracker, domain))
+            return []
         try:
             receipt = await asyncio.to_thread(submit_report, draft)
         except StorageUnavailable:

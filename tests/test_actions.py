@@ -128,6 +128,18 @@ def test_submit_stores_once_even_when_the_action_is_retried(runtime):
     assert slots_of(events)["draft_id"] is None and slots_of(events)["stage"] == "idle"
 
 
+@pytest.mark.parametrize("typed", ["skip", "Skip", "nothing", "कुछ नहीं"])
+def test_skip_typed_at_the_summary_sends_nothing_and_asks_again(runtime, typed):
+    """NLU can read "skip" as a weak yes (0.32 with this model): only a clear yes sends the report."""
+    tracker = make_tracker({**FILLED, "draft_id": uuid.uuid4().hex, "stage": "summary"}, intent="affirm", text=typed)
+    messages, events = run(ActionSubmitReport(), tracker)
+    assert count_reports() == 0
+    assert responses(messages) == ["utter_confirm_clearly", "utter_summary"]
+    assert events == []  # the draft and the summary stage stay
+    messages, _ = run(ActionSubmitReport(), make_tracker(tracker.slots, intent="affirm", text="yes"))
+    assert count_reports() == 1 and responses(messages) == ["utter_report_submitted"]
+
+
 def test_submit_when_neither_database_nor_spool_can_keep_it_keeps_the_draft(runtime, monkeypatch):
     from tests.conftest import clear_caches
 
