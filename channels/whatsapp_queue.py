@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import socket
+import sqlite3
 import struct
 import termios
 import time
@@ -47,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from channels.whatsapp_inbound import Inbound, Recipient
 from satark.anonymity import Anonymizer
 from satark.db.models import utcnow
-from satark.db.session import get_engine
+from satark.db.session import get_engine, write_ahead_log
 from satark.media import IncomingMedia
 from satark.settings import get_settings
 
@@ -273,11 +274,12 @@ class _Statements:
                 "ON l.sender_id = m.sender_id AND l.expires_at >= :now WHERE l.sender_id IS NULL "
                 "GROUP BY m.sender_id ORDER BY min(m.id) LIMIT :limit")
 
-    def __init__(self, named_style: bool) -> None:
-        """`named_style`: the driver reads `:name` (sqlite3); otherwise `%(name)s` (psycopg2)."""
+    def __init__(self, sqlite: bool) -> None:
+        """sqlite3 reads `:name`; psycopg2 reads `%(name)s`."""
+        self.sqlite = sqlite
         for name, sql in vars(_Statements).items():
             if name.isupper():
-                setattr(self, name, sql if named_style else re.sub(r":(\w+)", r"%(\1)s", sql))
+                setattr(self, name, sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql))
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -288,35 +290,39 @@ def _sqlite_time(moment: datetime) -> str:
 class DatabaseStore:
     """The queue in the report database, for servers without Redis (`make run`: one machine).
 
-    Each operation is one transaction on a pooled connection of the report database's engine. On
-    SQLite, only storing a message waits for the disk (`synchronous=FULL`, as the report database
-    does): that is what WhatsApp's 200 promises. Removing a handled message, leases and claims
-    commit with `synchronous=NORMAL`, which survives a crash of the server but not of the
-    machine; after a power cut a message may be handled again, which its attempt count catches
-    (as with Redis's `appendfsync everysec` in production).
+    Each operation is one transaction. On a SQLite file the store keeps two connections of its
+    own in each process (no pool check-out and reset per operation): storing a message commits
+    with `synchronous=FULL` and waits for the disk, as the report database does, because that is
+    what WhatsApp's 200 promises. Removing a handled message, leases and claims commit with
+    `synchronous=NORMAL`, which survives a crash of the server but not of the machine; after a
+    power cut a message may be handled again, which its attempt count catches (as with Redis's
+    `appendfsync everysec` in production). Other databases use the engine's pool.
     """
 
     def __init__(self, lease_seconds: float, engine: Engine | None = None) -> None:
         self._engine = engine
         self.lease = timedelta(seconds=lease_seconds)
+        self._sqlite_file: str | None = None
         self._sql: _Statements | None = None
+        self._connections: dict[bool, sqlite3.Connection] = {}  # by durability, this process's
+        self._pid = os.getpid()
 
     @property
     def engine(self) -> Engine:
         return self._engine or get_engine()
 
     @property
-    def _sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
-    @property
     def sql(self) -> _Statements:
+        """The statements for this engine's database (read once: the engine does not change)."""
         if self._sql is None:
-            self._sql = _Statements(named_style=self._sqlite)
+            self._sql = _Statements(sqlite=self.engine.dialect.name == "sqlite")
+            database = self.engine.url.database
+            if self._sql.sqlite and database and database != ":memory:":
+                self._sqlite_file = database
         return self._sql
 
     def _time(self, moment: datetime) -> datetime | str:
-        return _sqlite_time(moment) if self._sqlite else moment
+        return _sqlite_time(moment) if self.sql.sqlite else moment
 
     async def _run(self, operation: Callable, *args):
         """SQLite runs in the event loop's thread, as Rasa's own tracker store does: a local file
@@ -324,24 +330,47 @@ class DatabaseStore:
         more (GIL hand-overs with the loop: 55.7 instead of 44.1 ms of CPU per WhatsApp turn at
         saturation). A database server across the network is waited for in a thread."""
         try:
-            if self._sqlite:
+            if self.sql.sqlite:
                 return operation(*args)
             return await asyncio.get_running_loop().run_in_executor(None, operation, *args)
-        except (SQLAlchemyError, *self._driver_errors()) as error:
+        except (SQLAlchemyError, sqlite3.Error, self.engine.dialect.dbapi.Error) as error:
             raise QueueUnavailable(f"database: {type(error).__name__}") from error
 
-    def _driver_errors(self) -> tuple[type[Exception], ...]:
-        return (self.engine.dialect.dbapi.Error,)
+    def _own_connection(self, durable: bool) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # a forked worker opens its own (SQLite's rule)
+            self._connections, self._pid = {}, os.getpid()
+        connection = self._connections.get(durable)
+        if connection is None:
+            connection = sqlite3.connect(self._sqlite_file, isolation_level=None, check_same_thread=False)
+            write_ahead_log(connection)
+            connection.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+            self._connections[durable] = connection
+        return connection
 
     @contextmanager
-    def _transaction(self, durable: bool = False) -> Iterator[Any]:
+    def _transaction(self, durable: bool = False, read_only: bool = False) -> Iterator[Any]:
         """A DB-API cursor in one transaction, committed at the end (rolled back on an error)."""
+        if self.sql and self._sqlite_file:
+            connection = self._own_connection(durable)
+            cursor = connection.cursor()
+            if not read_only:
+                cursor.execute("BEGIN IMMEDIATE")  # the write lock first: no upgrade that can fail
+            try:
+                yield cursor
+                if not read_only:
+                    cursor.execute("COMMIT")
+            except BaseException:
+                try:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    del self._connections[durable]  # opened again next time
+                    connection.close()
+                raise
+            return
         connection = self.engine.raw_connection()
-        relaxed = self._sqlite and not durable
         try:
             cursor = connection.cursor()
-            if relaxed:
-                cursor.execute("PRAGMA synchronous=NORMAL")
             try:
                 yield cursor
                 connection.commit()
@@ -349,8 +378,6 @@ class DatabaseStore:
                 connection.rollback()
                 raise
             finally:
-                if relaxed:
-                    cursor.execute("PRAGMA synchronous=FULL")
                 cursor.close()
         finally:
             connection.close()  # back to the pool
@@ -391,7 +418,7 @@ class DatabaseStore:
 
     def _claim(self, holder: str) -> tuple[str, Item] | None:
         now = utcnow()
-        with self._transaction() as cursor:
+        with self._transaction(read_only=True) as cursor:
             cursor.execute(self.sql.UNSERVED, {"now": self._time(now), "limit": CANDIDATES})
             waiting = [sender_id for (sender_id,) in cursor.fetchall()]
         for sender_id in waiting:
@@ -429,7 +456,7 @@ class DatabaseStore:
             self._release_in(cursor, sender_id, holder)
 
     def _check(self) -> None:
-        with self._transaction() as cursor:
+        with self._transaction(read_only=True) as cursor:
             cursor.execute("SELECT 1")
 
     async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],
@@ -452,7 +479,10 @@ class DatabaseStore:
         await self._run(self._check)
 
     async def close(self) -> None:
-        return None
+        if self._pid == os.getpid():
+            for connection in self._connections.values():
+                connection.close()
+        self._connections = {}
 
 
 def holder_name() -> str:
