@@ -558,6 +558,7 @@ class InboundQueue:
         self.serving: dict[str, asyncio.Task] = {}
         self._lost: set[str] = set()  # senders whose lease another server took over
         self._backlog = False  # a message was stored for a sender this server had no room for
+        self._full = False  # ... because it was serving `concurrency` conversations
         self._wake = asyncio.Event()
         self._stopping = False
         self._claiming = False
@@ -574,6 +575,7 @@ class InboundQueue:
             holder = self.holder if self._can_serve(sender_id) else None
             waiting = holder is None and sender_id not in self.serving
             self._backlog = self._backlog or waiting
+            self._full = self._full or (waiting and len(self.serving) >= self.concurrency)
             fresh, first = await self.store.enqueue(sender_id, entries, holder)
             stored += fresh
             if first is not None:
@@ -583,8 +585,11 @@ class InboundQueue:
         return stored
 
     def _can_serve(self, sender_id: str) -> bool:
+        """Whether to take this sender's lease while storing its message. Not while conversations
+        this server had no room for wait: they are claimed first, oldest first, so a new one does
+        not overtake them."""
         if (self._claimer is None or self._stopping or sender_id in self.serving
-                or len(self.serving) >= self.concurrency):
+                or len(self.serving) >= self.concurrency or self._full):
             return False
         return not self.serving or self.doorbell is None or self.doorbell.unanswered()
 
@@ -622,7 +627,7 @@ class InboundQueue:
             if not done:
                 waiter.cancel()
             self._wake.clear()
-            self._backlog = False
+            self._backlog = self._full = False
             self._claiming = True
             try:
                 await self._claim_some()
@@ -633,7 +638,10 @@ class InboundQueue:
                 self._claiming = False
 
     async def _claim_some(self) -> None:
-        while len(self.serving) < self.concurrency and not self._stopping:
+        while not self._stopping:
+            if len(self.serving) >= self.concurrency:  # more may wait: claim again when there is room
+                self._backlog = self._full = True
+                return
             claimed = await self.store.claim(self.holder)
             if claimed is None:
                 return
