@@ -294,9 +294,10 @@ class DatabaseStore:
     own in each process (no pool check-out and reset per operation): storing a message commits
     with `synchronous=FULL` and waits for the disk, as the report database does, because that is
     what WhatsApp's 200 promises. Removing a handled message, leases and claims commit with
-    `synchronous=NORMAL`, which survives a crash of the server but not of the machine; after a
-    power cut a message may be handled again, which its attempt count catches (as with Redis's
-    `appendfsync everysec` in production). Other databases use the engine's pool.
+    `synchronous=NORMAL`, which survives a crash of the server but not of the machine: a power cut
+    can undo the last of them, and a message may then be answered a second time (Redis with
+    `appendfsync everysec`, in production, can lose its last second the same way). Other
+    databases use the engine's pool.
     """
 
     def __init__(self, lease_seconds: float, engine: Engine | None = None) -> None:
