@@ -628,7 +628,7 @@ class InboundQueue:
             if not done:
                 waiter.cancel()
             self._wake.clear()
-            self._backlog = self._full = False
+            self._backlog = False
             self._claiming = True
             try:
                 await self._claim_some()
@@ -644,7 +644,8 @@ class InboundQueue:
                 self._backlog = self._full = True
                 return
             claimed = await self.store.claim(self.holder)
-            if claimed is None:
+            if claimed is None:  # nobody waits (for this server): newcomers may be served directly
+                self._full = False
                 return
             self._serve_from(*claimed)
 
