@@ -457,11 +457,16 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     rounds = [(find(f"saturation {number}", "rest"), find(f"saturation {number}", "whatsapp"))
               for number in range(1, results.get("saturation_rounds", 0) + 1)]
-    each = [whatsapp["throughput_msg_s"] / rest["throughput_msg_s"] for rest, whatsapp in rounds
-            if rest and whatsapp and rest["throughput_msg_s"]]
-    if each:
+    rounds = [(rest, whatsapp) for rest, whatsapp in rounds if rest and whatsapp and rest["throughput_msg_s"]]
+    if rounds:
+        each = [whatsapp["throughput_msg_s"] / rest["throughput_msg_s"] for rest, whatsapp in rounds]
         out["whatsapp_vs_rest_throughput"] = round(statistics.median(each), 3)
         out["whatsapp_vs_rest_throughput_each_round"] = [round(ratio, 3) for ratio in each]
+
+        def pooled(phases: list[dict[str, Any]]) -> float:
+            return sum(p["turns"] for p in phases) / sum(p["seconds"] for p in phases)
+        out["whatsapp_vs_rest_throughput_pooled"] = round(
+            pooled([whatsapp for _, whatsapp in rounds]) / pooled([rest for rest, _ in rounds]), 3)
     for channel in ("rest", "whatsapp"):
         one, two = find("1 server", channel, 1), find("2 server", channel, 2)
         if one and two and one["throughput_msg_s"]:
