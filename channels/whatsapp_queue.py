@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -47,7 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from channels.whatsapp_inbound import Inbound, Recipient
 from satark.anonymity import Anonymizer
-from satark.db.models import utcnow
+from satark.db.models import UTCDateTime, utcnow
 from satark.db.session import get_engine, write_ahead_log
 from satark.media import IncomingMedia
 from satark.settings import get_settings
@@ -274,17 +274,16 @@ class _Statements:
                 "ON l.sender_id = m.sender_id AND l.expires_at >= :now WHERE l.sender_id IS NULL "
                 "GROUP BY m.sender_id ORDER BY min(m.id) LIMIT :limit")
 
-    def __init__(self, sqlite: bool) -> None:
-        """sqlite3 reads `:name`; psycopg2 reads `%(name)s`."""
-        self.sqlite = sqlite
+    def __init__(self, engine: Engine) -> None:
+        self.sqlite = engine.dialect.name == "sqlite"
+        database = engine.url.database
+        # A SQLite file gets the store's own connections; an in-memory database only the engine's.
+        self.sqlite_file = database if self.sqlite and database and database != ":memory:" else None
+        # Timestamps as the models' UTCDateTime binds them: text on SQLite (compared as text there).
+        self.time = UTCDateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect) or (lambda moment: moment)
         for name, sql in vars(_Statements).items():
-            if name.isupper():
-                setattr(self, name, sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql))
-
-
-def _sqlite_time(moment: datetime) -> str:
-    """A UTC timestamp as SQLAlchemy's `UTCDateTime` stores it on SQLite (compared as text)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            if name.isupper():  # sqlite3 reads `:name`; psycopg2 reads `%(name)s`
+                setattr(self, name, sql if self.sqlite else re.sub(r":(\w+)", r"%(\1)s", sql))
 
 
 class DatabaseStore:
@@ -303,7 +302,6 @@ class DatabaseStore:
     def __init__(self, lease_seconds: float, engine: Engine | None = None) -> None:
         self._engine = engine
         self.lease = timedelta(seconds=lease_seconds)
-        self._sqlite_file: str | None = None
         self._sql: _Statements | None = None
         self._connections: dict[bool, sqlite3.Connection] = {}  # by durability, this process's
         self._pid = os.getpid()
@@ -314,16 +312,10 @@ class DatabaseStore:
 
     @property
     def sql(self) -> _Statements:
-        """The statements for this engine's database (read once: the engine does not change)."""
+        """The statements for this engine's database (made once: the engine does not change)."""
         if self._sql is None:
-            self._sql = _Statements(sqlite=self.engine.dialect.name == "sqlite")
-            database = self.engine.url.database
-            if self._sql.sqlite and database and database != ":memory:":
-                self._sqlite_file = database
+            self._sql = _Statements(self.engine)
         return self._sql
-
-    def _time(self, moment: datetime) -> datetime | str:
-        return _sqlite_time(moment) if self.sql.sqlite else moment
 
     async def _run(self, operation: Callable, *args):
         """SQLite runs in the event loop's thread, as Rasa's own tracker store does: a local file
@@ -342,7 +334,7 @@ class DatabaseStore:
             self._connections, self._pid = {}, os.getpid()
         connection = self._connections.get(durable)
         if connection is None:
-            connection = sqlite3.connect(self._sqlite_file, isolation_level=None, check_same_thread=False)
+            connection = sqlite3.connect(self.sql.sqlite_file, isolation_level=None, check_same_thread=False)
             write_ahead_log(connection)
             connection.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
             self._connections[durable] = connection
@@ -351,7 +343,7 @@ class DatabaseStore:
     @contextmanager
     def _transaction(self, durable: bool = False, read_only: bool = False) -> Iterator[Any]:
         """A DB-API cursor in one transaction, committed at the end (rolled back on an error)."""
-        if self.sql and self._sqlite_file:
+        if self.sql.sqlite_file:
             connection = self._own_connection(durable)
             cursor = connection.cursor()
             if not read_only:
@@ -385,8 +377,8 @@ class DatabaseStore:
 
     def _take(self, cursor: Any, sender_id: str, holder: str, now: datetime) -> bool:
         """The sender's lease, if nobody holds it or its holder's lease expired."""
-        values = {"sender": sender_id, "holder": holder, "expires": self._time(now + self.lease)}
-        cursor.execute(self.sql.TAKE_EXPIRED_LEASE, {**values, "now": self._time(now)})
+        values = {"sender": sender_id, "holder": holder, "expires": self.sql.time(now + self.lease)}
+        cursor.execute(self.sql.TAKE_EXPIRED_LEASE, {**values, "now": self.sql.time(now)})
         if cursor.rowcount == 1:
             return True
         cursor.execute(self.sql.INSERT_LEASE, values)
@@ -404,7 +396,7 @@ class DatabaseStore:
     def _enqueue(self, sender_id: str, entries: list[tuple[str, str]],
                  holder: str | None) -> tuple[int, Item | None]:
         now = utcnow()
-        stamp = self._time(now)
+        stamp = self.sql.time(now)
         with self._transaction(durable=True) as cursor:
             fresh = []
             for key, payload in entries:
@@ -420,7 +412,7 @@ class DatabaseStore:
     def _claim(self, holder: str) -> tuple[str, Item] | None:
         now = utcnow()
         with self._transaction(read_only=True) as cursor:
-            cursor.execute(self.sql.UNSERVED, {"now": self._time(now), "limit": CANDIDATES})
+            cursor.execute(self.sql.UNSERVED, {"now": self.sql.time(now), "limit": CANDIDATES})
             waiting = [sender_id for (sender_id,) in cursor.fetchall()]
         for sender_id in waiting:
             with self._transaction() as cursor:
@@ -449,7 +441,7 @@ class DatabaseStore:
     def _renew(self, sender_id: str, holder: str) -> bool:
         with self._transaction() as cursor:
             cursor.execute(self.sql.RENEW_LEASE, {"sender": sender_id, "holder": holder,
-                                                  "expires": self._time(utcnow() + self.lease)})
+                                                  "expires": self.sql.time(utcnow() + self.lease)})
             return cursor.rowcount == 1
 
     def _release(self, sender_id: str, holder: str) -> None:
