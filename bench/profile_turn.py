@@ -22,10 +22,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.load import RESULTS, script_for
+from bench.load import RESULTS, SCRIPT, script_for
 from tests.support.servers import MODEL, Stack
 
 timings: dict[str, list[float]] = defaultdict(list)
+by_script_turn: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+current_script_turn = [0]
+
+
+def note(label: str, seconds: float) -> None:
+    timings[label].append(seconds)
+    by_script_turn[current_script_turn[0]][label] += seconds
 
 
 def timed(owner: Any, name: str, label: str) -> None:
@@ -37,7 +44,7 @@ def timed(owner: Any, name: str, label: str) -> None:
             try:
                 return await original(*args, **kwargs)
             finally:
-                timings[label].append(time.perf_counter() - started)
+                note(label, time.perf_counter() - started)
     else:
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,7 +52,7 @@ def timed(owner: Any, name: str, label: str) -> None:
             try:
                 return original(*args, **kwargs)
             finally:
-                timings[label].append(time.perf_counter() - started)
+                note(label, time.perf_counter() - started)
     setattr(owner, name, wrapper)
 
 
@@ -84,9 +91,11 @@ async def run(model: Path, action_url: str, workdir: Path, conversations: int) -
     await agent.handle_text("Hi", sender_id="warm-up")
     timings.clear()
     cpu_before = time.process_time()
+    by_script_turn.clear()
     for number in range(conversations):
         sender = uuid.uuid4().hex
-        for text in script_for(number + int(time.time())):
+        for index, text in enumerate(script_for(number + int(time.time()))):
+            current_script_turn[0] = index
             await agent.handle_text(text, sender_id=sender)
     turns = len(timings["turn (total)"])
     cpu_ms = (time.process_time() - cpu_before) / turns * 1000
@@ -95,7 +104,10 @@ async def run(model: Path, action_url: str, workdir: Path, conversations: int) -
         label: {"calls_per_turn": round(len(values) / turns, 2),
                 "ms_per_turn": round(sum(values) / turns * 1000, 1),
                 "ms_per_call": round(sum(values) / len(values) * 1000, 1)}
-        for label, values in sorted(timings.items()) if values}}
+        for label, values in sorted(timings.items()) if values},
+        "ms_per_script_turn": {f"{index + 1}. {SCRIPT[index][:30]}": {
+            label: round(seconds / conversations * 1000, 1) for label, seconds in sorted(stages.items())}
+            for index, stages in sorted(by_script_turn.items())}}
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ over the sender's next message, or releases the lease). Two stores:
   sender (`SET NX PX`), message keys with a time to live; each operation is one Lua script.
 - The report database otherwise (`inbound_messages`, `inbound_leases`, `processed_messages`).
 
-Entries are sealed with a key derived from ANONYMIZATION_KEY (Fernet): the reply address is
+Entries are sealed with a key derived from ANONYMIZATION_KEY (AES-256-GCM): the reply address is
 needed to answer and must not lie on disk readable. A handled entry is deleted at once.
 """
 
@@ -41,7 +41,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -79,20 +81,41 @@ class Queued:
 
 
 class Seal:
-    """Encrypts queued messages (they hold the reply address) with a key derived from the anonymizer's."""
+    """Encrypts queued messages (they hold the reply address) with a key derived from the anonymizer's.
+
+    AES-256-GCM with a random 96-bit nonce per entry: authenticated like Fernet, which sealed
+    entries before, at a fifth of its CPU (Fernet builds its cipher and HMAC objects in Python on
+    every call: 0.34 ms to seal and open one message in a busy server, a quarter of what the
+    WhatsApp path costs more than REST). Entries sealed with Fernet before an upgrade (`gAAAAA…`)
+    are still opened, so a message waiting across the upgrade is not lost.
+    """
+
+    PREFIX = "2."  # never starts a Fernet token (its version byte makes them start with "gA")
 
     def __init__(self, anonymizer: Anonymizer) -> None:
-        key = hmac.new(anonymizer.key, b"inbound-queue-seal", hashlib.sha256).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._aead = AESGCM(hmac.new(anonymizer.key, b"inbound-queue-seal-aes-gcm", hashlib.sha256).digest())
+        legacy_key = hmac.new(anonymizer.key, b"inbound-queue-seal", hashlib.sha256).digest()
+        self._legacy = Fernet(base64.urlsafe_b64encode(legacy_key))
 
     def seal(self, event: Inbound) -> str:
         fields = {"sender_id": event.sender_id, "message_key": event.message_key, "kind": event.kind,
                   "phone": event.reply_to.phone, "user_id": event.reply_to.user_id, "text": event.text,
                   "button_id": event.button_id, "media": asdict(event.media) if event.media else None}
-        return self._fernet.encrypt(json.dumps(fields, ensure_ascii=False).encode()).decode()
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, json.dumps(fields, ensure_ascii=False).encode(), None)
+        return self.PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def open(self, token: str) -> Inbound:
-        fields = json.loads(self._fernet.decrypt(token.encode()))
+        """The sealed message; InvalidToken if it was not sealed with this key (or was altered)."""
+        if token.startswith(self.PREFIX):
+            raw = base64.urlsafe_b64decode(token[len(self.PREFIX):])
+            try:
+                plain = self._aead.decrypt(raw[:12], raw[12:], None)
+            except InvalidTag:
+                raise InvalidToken from None
+        else:
+            plain = self._legacy.decrypt(token.encode())
+        fields = json.loads(plain)
         return Inbound(
             sender_id=fields["sender_id"], message_key=fields["message_key"], kind=fields["kind"],
             reply_to=Recipient(phone=fields["phone"], user_id=fields["user_id"]), text=fields["text"],

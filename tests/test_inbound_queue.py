@@ -5,12 +5,17 @@ sealed entries."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
 import random
 import secrets
 
 import pytest
 import redis
+from cryptography.fernet import Fernet, InvalidToken
 
 from channels.whatsapp_inbound import Inbound, Recipient
 from channels.whatsapp_queue import (
@@ -68,6 +73,26 @@ def test_sealed_entry_hides_the_reply_address_and_round_trips():
     assert "919812345678" not in token and "hello" not in token
     assert SEAL.open(token) == original
     assert SEAL.open(token).reply_to.phone == "919812345678"
+
+
+def test_a_sealed_entry_opens_only_unaltered_and_with_its_own_key():
+    token = SEAL.seal(event("s1", "hello"))
+    raw = bytearray(base64.urlsafe_b64decode(token[len(Seal.PREFIX):]))
+    raw[20] ^= 1
+    with pytest.raises(InvalidToken):
+        SEAL.open(Seal.PREFIX + base64.urlsafe_b64encode(bytes(raw)).decode())
+    with pytest.raises(InvalidToken):
+        Seal(Anonymizer(b"o" * 40)).open(token)
+
+
+def test_an_entry_sealed_before_the_upgrade_to_aes_gcm_still_opens():
+    """Messages waiting in the queue while the servers are upgraded are not lost."""
+    original = event("s1", "sent before the upgrade")
+    legacy_key = hmac.new(b"k" * 40, b"inbound-queue-seal", hashlib.sha256).digest()
+    fields = {"sender_id": "s1", "message_key": original.message_key, "kind": "text", "phone": "919812345678",
+              "user_id": None, "text": "sent before the upgrade", "button_id": None, "media": None}
+    token = Fernet(base64.urlsafe_b64encode(legacy_key)).encrypt(json.dumps(fields).encode()).decode()
+    assert SEAL.open(token) == original
 
 
 def test_sqlite_rows_hold_no_phone_number(sqlite_store, tmp_path):

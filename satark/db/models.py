@@ -283,7 +283,7 @@ class ReadMarker(Base):
 class InboundMessage(Base):
     """A webhook message stored before WhatsApp gets its 200, until a server has handled it.
 
-    `payload` is sealed (Fernet, key derived from ANONYMIZATION_KEY): it holds the reply address.
+    `payload` is sealed (AES-256-GCM, key derived from ANONYMIZATION_KEY): it holds the reply address.
     """
 
     __tablename__ = "inbound_messages"
