@@ -48,7 +48,7 @@ from aiohttp import web
 
 from sandbox import payloads
 from sandbox.server import API_VERSION, Sandbox, SandboxConfig
-from tests.support.servers import ROOT, Stack, free_port
+from tests.support.servers import ROOT, Stack, children, free_port
 
 RESULTS = ROOT / "bench" / "results"
 SCRIPT = [
@@ -261,14 +261,6 @@ def rss_mb(pid: int) -> float:
         except OSError:
             pass
     return round(total, 1)
-
-
-def children(pid: int) -> list[int]:
-    try:
-        found = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-    return found + [grand for child in found for grand in children(child)]
 
 
 class System:

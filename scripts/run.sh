@@ -19,10 +19,6 @@ export RASA_HOST="${RASA_HOST:-127.0.0.1}" ACTIONS_HOST="${ACTIONS_HOST:-127.0.0
 DASHBOARD_HOST="${DASHBOARD_HOST:-127.0.0.1}"
 case "$RASA_HOST" in 0.0.0.0|::) RASA_CHECK_HOST=127.0.0.1 ;; *) RASA_CHECK_HOST="$RASA_HOST" ;; esac
 
-# Rasa's HTTP API (model upload, tracker read and write) only with a token.
-RASA_API=()
-[ -n "${RASA_API_TOKEN:-}" ] && RASA_API=(--enable-api --auth-token "$RASA_API_TOKEN")
-
 $BIN/python -m satark.preflight rasa actions || { echo "Not starting: see above (docs/THREAT_MODEL.md)."; exit 1; }
 
 # endpoints.yml reads the action server's address from the environment (docs/DEPLOYMENT.md).
@@ -55,7 +51,9 @@ esac
 
 $BIN/python -m satark.action_server --host "$ACTIONS_HOST" --port "$ACTIONS_PORT" \
   >"$VAR/logs/actions.log" 2>&1 & pids+=($!)
-$BIN/rasa run --model models/satark.tar.gz -i "$RASA_HOST" --port "$RASA_PORT" "${RASA_API[@]}" \
+# `rasa run`; Rasa's HTTP API (model upload, tracker read and write) only when RASA_API_TOKEN is
+# set, which satark.rasa_server passes to Rasa inside the process (not visible in `ps`).
+$BIN/python -m satark.rasa_server --model models/satark.tar.gz -i "$RASA_HOST" --port "$RASA_PORT" \
   --credentials credentials.yml --endpoints endpoints.yml >"$VAR/logs/rasa.log" 2>&1 & pids+=($!)
 if [ -n "${SANDBOX:-}" ]; then
   $BIN/python -m sandbox serve --port "$SANDBOX_PORT" --webhook "http://$RASA_CHECK_HOST:$RASA_PORT/webhooks/whatsapp/webhook" \
@@ -81,7 +79,7 @@ Satark Mitra is running (logs in $VAR/logs):
 MSG
 [ -n "${SANDBOX:-}" ] && echo "  WhatsApp sandbox (chat page): http://127.0.0.1:$SANDBOX_PORT/" \
   && echo "  Officer inbox (forwards):     http://127.0.0.1:$SANDBOX_PORT/officer"
-[ ${#RASA_API[@]} -gt 0 ] && echo "  Rasa HTTP API: on, token required" || echo "  Rasa HTTP API: off (set RASA_API_TOKEN to turn it on)"
+[ -n "${RASA_API_TOKEN:-}" ] && echo "  Rasa HTTP API: on, token required" || echo "  Rasa HTTP API: off (set RASA_API_TOKEN to turn it on)"
 echo "Press Ctrl-C to stop."
 wait -n "${pids[@]}"
 echo "A process stopped; shutting down. See $VAR/logs."

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import create_engine, select
 
 from satark.db.models import Report
-from tests.support.servers import Stack
+from tests.support.servers import Stack, children
 
 CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}")
 ASKS = ("utter_ask_language", "utter_ask_description", "utter_category_guess", "utter_choose_category",
@@ -101,6 +102,18 @@ def finish(chat: Chat, names: list[str], answers: dict[str, str]) -> tuple[str, 
         assert question in answers, f"unexpected question {question} after {names}"
         names = chat.say(answers[question])
     raise AssertionError("no receipt")
+
+
+def test_the_api_token_is_required_and_never_in_the_process_list(stack):
+    """`satark.rasa_server` takes RASA_API_TOKEN from the environment: `ps` shows no token."""
+    rasa, _ = stack
+    service = rasa.services["rasa"]
+    url = f"{service.url}/conversations/{uuid.uuid4().hex}/tracker"
+    assert requests.get(url, timeout=30).status_code == 401
+    assert requests.get(url, params={"token": rasa.api_token}, timeout=30).status_code == 200
+    for pid in [service.process.pid, *children(service.process.pid)]:  # with any Sanic workers
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert "satark.rasa_server" in command_line and rasa.api_token not in command_line
 
 
 def test_english_report_from_hi_to_receipt_then_status(stack):

@@ -133,7 +133,7 @@ def test_run_script_binds_locally_and_opens_the_api_only_with_a_token():
     assert 'RASA_HOST="${RASA_HOST:-127.0.0.1}"' in script and '-i "$RASA_HOST"' in script
     assert 'ACTIONS_HOST="${ACTIONS_HOST:-127.0.0.1}"' in script and "satark.action_server" in script
     assert 'DASHBOARD_HOST="${DASHBOARD_HOST:-127.0.0.1}"' in script and '--server.address "$DASHBOARD_HOST"' in script
-    assert script.count("--enable-api") == 1 and 'RASA_API=(--enable-api --auth-token "$RASA_API_TOKEN")' in script
+    assert "--enable-api" not in script and "--auth-token" not in script and "-m satark.rasa_server" in script
     assert "umask 077" in script and "satark.preflight" in script and "satark.retention --every-hours 24" in script
     assert "rest" not in yaml.safe_load((ROOT / "credentials.yml").read_text())
 

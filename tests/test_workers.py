@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from bench.load import children, cpu_seconds
+from bench.load import cpu_seconds
 from sandbox import payloads
-from tests.support.servers import Stack
+from tests.support.servers import Stack, children
 from tests.test_scale_out import APP_SECRET, ENDPOINTS, PHONE_NUMBER_ID, replies_to, sandbox_credentials
 
 CITIZENS = 12

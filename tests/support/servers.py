@@ -61,6 +61,15 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def children(pid: int) -> list[int]:
+    """A process's descendants (e.g. Sanic's worker processes), from /proc."""
+    try:
+        found = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return found + [grand for child in found for grand in children(child)]
+
+
 @dataclass
 class Stack:
     """Processes of one test module; `workdir` holds their configuration and output files."""
@@ -86,10 +95,10 @@ class Stack:
                 "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
                 **self.env}
 
-    def _spawn(self, name: str, command: list[str], port: int) -> Service:
+    def _spawn(self, name: str, command: list[str], port: int, env: dict[str, str] | None = None) -> Service:
         output = self.logs / f"{name}.out"
         handle = output.open("wb")
-        process = subprocess.Popen(command, cwd=ROOT, env=self.environment(), stdout=handle,
+        process = subprocess.Popen(command, cwd=ROOT, env={**self.environment(), **(env or {})}, stdout=handle,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         handle.close()
         service = Service(name, process, port, output)
@@ -151,13 +160,13 @@ class Stack:
         (self.workdir / "credentials.yml").write_text(yaml.safe_dump(
             {"channels.dev_rest.DevRestInput": None, **(credentials or {})}))
         port = port or self.rasa_port
-        command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
+        # `rasa run` as scripts/run.sh starts it: the API token from RASA_API_TOKEN, not the command line.
+        command = [str(VENV_BIN / "python"), "-m", "satark.rasa_server", "--model", str(model), "--port", str(port),
                    "-i", "127.0.0.1", "--credentials", str(self.workdir / "credentials.yml"),
-                   "--endpoints", str(self.workdir / f"{name}-endpoints.yml"),
-                   "--enable-api", "--auth-token", self.api_token]
+                   "--endpoints", str(self.workdir / f"{name}-endpoints.yml")]
         if debug:
             command += ["--debug", "--log-file", str(self.logs / f"{name}.log")]
-        service = self._spawn(name, command, port)
+        service = self._spawn(name, command, port, env={"RASA_API_TOKEN": self.api_token})
         self._wait(service, f"/status?token={self.api_token}", RASA_START_TIMEOUT,
                    ready=lambda r: bool(r.json().get("model_file")))
         return service
