@@ -10,6 +10,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
@@ -556,10 +557,34 @@ class ActionSubmitReport(Action):
         return reset_draft()
 
 
+class ValidateDiscardForm(FormValidationAction):
+    """Asks before a typed "cancel" throws a written draft away. Citizens say "skip it", "leave it"
+    or "rehne do" meaning "nothing more", and NLU reads them as cancel; a report lost that way is
+    rarely typed again. Without a description there is nothing to lose, and nothing is asked."""
+
+    def name(self) -> str:
+        return "validate_discard_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        return domain_slots if tracker.get_slot("description") else []
+
+    async def extract_discard_draft(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "discard_draft":
+            return {}
+        return {"discard_draft": latest_intent(tracker) in {"affirm", "cancel"}}
+
+
 class ActionCancelReport(Action):
+    """Discards the draft, unless the citizen chose to keep it (`discard_draft` false): then the
+    report form goes on where it was (rule on `stage: kept`)."""
+
     def name(self) -> str:
         return "action_cancel_report"
 
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        if tracker.get_slot("discard_draft") is False:
+            dispatcher.utter_message(response="utter_draft_kept")
+            return [SlotSet("discard_draft", None), SlotSet("stage", "kept")]
         dispatcher.utter_message(response="utter_report_cancelled")
-        return reset_draft() + [SlotSet("receipt_code", None), SlotSet("followup_text", None)]
+        return reset_draft() + [SlotSet("receipt_code", None), SlotSet("followup_text", None),
+                                SlotSet("discard_draft", None)]

@@ -14,10 +14,12 @@ from sqlalchemy import func, select
 
 from actions.report import (
     ActionAttachEvidence,
+    ActionCancelReport,
     ActionCaptureComplaint,
     ActionShowSummary,
     ActionSubmitReport,
     ActionWelcome,
+    ValidateDiscardForm,
     ValidateReportForm,
 )
 from actions.status import ActionCheckStatus, ValidateStatusForm
@@ -187,6 +189,33 @@ def test_skip_in_hindi_is_not_taken_for_cancel():
     tracker = make_tracker({"requested_slot": "evidence", "language": "hi"}, intent="cancel", text="छोड़ें")
     _, events = run(ValidateReportForm(), tracker)
     assert slots_of(events)["evidence"] == "none"
+
+
+def test_discarding_is_asked_only_when_there_is_a_draft_to_lose():
+    form = ValidateDiscardForm()
+    with_draft = make_tracker({"description": "liquor sold near the school"}, intent="cancel", text="skip it")
+    empty = make_tracker({}, intent="cancel", text="cancel")
+    assert asyncio.run(form.required_slots(["discard_draft"], CollectingDispatcher(), with_draft, DOMAIN)) == [
+        "discard_draft"]
+    assert asyncio.run(form.required_slots(["discard_draft"], CollectingDispatcher(), empty, DOMAIN)) == []
+
+
+@pytest.mark.parametrize(("intent", "text", "discard"), [
+    ("affirm", "yes", True), ("cancel", "cancel it", True), ("deny", "no", False),
+    ("out_of_scope", "wait, one more thing", False), ("greet", "hi", False)])
+def test_only_a_clear_yes_or_another_cancel_discards(intent, text, discard):
+    tracker = make_tracker({"requested_slot": "discard_draft", "description": "liquor"}, intent=intent, text=text)
+    assert asyncio.run(ValidateDiscardForm().extract_discard_draft(CollectingDispatcher(), tracker, DOMAIN)) == {
+        "discard_draft": discard}
+
+
+def test_a_kept_draft_stays_and_a_discarded_one_goes():
+    kept_messages, kept = run(ActionCancelReport(), make_tracker({"discard_draft": False, "description": "liquor"}))
+    assert responses(kept_messages) == ["utter_draft_kept"]
+    assert slots_of(kept) == {"discard_draft": None, "stage": "kept"}
+    gone_messages, gone = run(ActionCancelReport(), make_tracker({"discard_draft": True, "description": "liquor"}))
+    assert responses(gone_messages) == ["utter_report_cancelled"]
+    assert slots_of(gone)["description"] is None and slots_of(gone)["stage"] == "idle"
 
 
 def test_declining_the_guess_clears_it_so_the_menu_is_offered():

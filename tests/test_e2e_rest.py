@@ -138,6 +138,33 @@ def test_english_report_from_hi_to_receipt_then_status(stack):
     assert names == ["utter_status"] and public_number in chat.text
 
 
+def test_cancel_asks_first_and_a_kept_draft_is_sent_once(stack):
+    """"skip it" at the summary reads as cancel: the draft is only discarded after a clear yes."""
+    stack, database_url = stack
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
+    chat.say("/language_english")
+    chat.say("Every night a truck full of cows is taken from our village towards the Bihar border")
+    names = chat.say("/affirm")
+    for _ in range(10):
+        if asked(names) == "utter_summary":
+            break
+        names = chat.say({"utter_ask_district": "gazipur", "utter_ask_place": "Zamania railway crossing",
+                          "utter_ask_incident_time": "around 2 am", "utter_ask_details": "A white truck",
+                          "utter_ask_evidence": "skip"}[asked(names)])
+    assert chat.say("skip it") == ["utter_ask_discard_draft"]
+    assert {"/affirm", "/deny"} == set(chat.payloads())
+    names = chat.say("no, keep it")
+    assert names[0] == "utter_draft_kept" and asked(names) == "utter_summary"
+    assert chat.slots()["description"] and chat.slots()["discard_draft"] is None
+    public_number, _ = finish(chat, chat.say("/affirm"), {})
+    assert stored_report(database_url, public_number).district_code == "GZP"
+
+    chat.say("Someone sells illegal liquor near the school in our village")
+    assert chat.say("cancel") == ["utter_ask_discard_draft"]
+    assert chat.say("/affirm") == ["utter_report_cancelled"]
+    assert chat.slots()["description"] is None and chat.slots()["stage"] == "idle"
+
+
 def test_hindi_greeting_infers_the_language_and_an_urgent_report_is_marked(stack):
     stack, database_url = stack
     chat = Chat(stack.services["rasa"].url, stack.api_token)
