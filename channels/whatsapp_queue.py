@@ -91,6 +91,7 @@ class Seal:
     """
 
     PREFIX = "2."  # never starts a Fernet token (its version byte makes them start with "gA")
+    NONCE_BYTES = 12  # GCM's standard nonce, stored in front of the ciphertext
 
     def __init__(self, anonymizer: Anonymizer) -> None:
         self._aead = AESGCM(hmac.new(anonymizer.key, b"inbound-queue-seal-aes-gcm", hashlib.sha256).digest())
@@ -101,7 +102,7 @@ class Seal:
         fields = {"sender_id": event.sender_id, "message_key": event.message_key, "kind": event.kind,
                   "phone": event.reply_to.phone, "user_id": event.reply_to.user_id, "text": event.text,
                   "button_id": event.button_id, "media": asdict(event.media) if event.media else None}
-        nonce = os.urandom(12)
+        nonce = os.urandom(self.NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, json.dumps(fields, ensure_ascii=False).encode(), None)
         return self.PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
@@ -110,7 +111,7 @@ class Seal:
         if token.startswith(self.PREFIX):
             raw = base64.urlsafe_b64decode(token[len(self.PREFIX):])
             try:
-                plain = self._aead.decrypt(raw[:12], raw[12:], None)
+                plain = self._aead.decrypt(raw[:self.NONCE_BYTES], raw[self.NONCE_BYTES:], None)
             except InvalidTag:
                 raise InvalidToken from None
         else:
