@@ -10,7 +10,8 @@ A message costs two writes: storing it (with its key, and the lease when no serv
 sender: the webhook's server then serves it at once) and removing it after handling (which hands
 over the sender's next message, or releases the lease). Two stores:
 
-- Redis (`REDIS_URL`): a list per sender, a sorted set of senders with work, a lease key per
+- Redis (`REDIS_URL`): a stream per sender (its entry ids keep the order; a handled entry is
+  deleted, and an empty stream with it), a sorted set of senders with work, a lease key per
   sender (`SET NX PX`), message keys with a time to live; each operation is one Lua script.
 - The report database otherwise (`inbound_messages`, `inbound_leases`, `processed_messages`).
 
@@ -146,27 +147,31 @@ class InboundStore(Protocol):
 _REDIS_COMMON = """
 local prefix = ARGV[1]
 local function head(sender)
-  local raw = redis.call('LINDEX', prefix .. 'q:' .. sender, 0)
-  if not raw then return false end
-  local id = cjson.decode(raw)['id']
+  local found = redis.call('XRANGE', prefix .. 's:' .. sender, '-', '+', 'COUNT', 1)
+  if #found == 0 then return false end
+  local id, fields = found[1][1], found[1][2]
   local started = prefix .. 'started:' .. sender
   local previous = redis.call('GET', started)
   redis.call('SET', started, id)
-  if previous == id then return {raw, 2} end
-  return {raw, 1}
+  if previous == id then return {id, fields[2], 2} end
+  return {id, fields[2], 1}
 end
 local function release(sender)
   redis.call('DEL', prefix .. 'lease:' .. sender)
-  if redis.call('LLEN', prefix .. 'q:' .. sender) == 0 then redis.call('ZREM', prefix .. 'ready', sender) end
+  local stream = prefix .. 's:' .. sender
+  if redis.call('XLEN', stream) == 0 then
+    redis.call('DEL', stream)
+    redis.call('ZREM', prefix .. 'ready', sender)
+  end
 end
 """
-# ARGV: prefix, sender, holder ('' = take no lease), lease ms, key seconds, now, then key, item pairs
+# ARGV: prefix, sender, holder ('' = take no lease), lease ms, key seconds, now, then key, payload pairs
 _ENQUEUE = _REDIS_COMMON + """
 local sender, holder = ARGV[2], ARGV[3]
 local fresh = 0
 for i = 7, #ARGV, 2 do
   if redis.call('SET', prefix .. 'seen:' .. ARGV[i], '1', 'NX', 'EX', ARGV[5]) then
-    redis.call('RPUSH', prefix .. 'q:' .. sender, ARGV[i + 1])
+    redis.call('XADD', prefix .. 's:' .. sender, '*', 'p', ARGV[i + 1])
     fresh = fresh + 1
   end
 end
@@ -177,14 +182,14 @@ if holder == '' or not redis.call('SET', prefix .. 'lease:' .. sender, holder, '
 end
 local item = head(sender)
 if not item then release(sender) return {fresh} end
-return {fresh, item[1], item[2]}
+return {fresh, item[1], item[2], item[3]}
 """
 # ARGV: prefix, holder, lease ms, candidates
 _CLAIM = _REDIS_COMMON + """
 for _, sender in ipairs(redis.call('ZRANGE', prefix .. 'ready', 0, tonumber(ARGV[4]) - 1)) do
   if redis.call('SET', prefix .. 'lease:' .. sender, ARGV[2], 'NX', 'PX', ARGV[3]) then
     local item = head(sender)
-    if item then return {sender, item[1], item[2]} end
+    if item then return {sender, item[1], item[2], item[3]} end
     release(sender)
   end
 end
@@ -193,7 +198,7 @@ return false
 # ARGV: prefix, sender, holder, entry. A server that lost the lease still removes what it handled.
 _FINISH = _REDIS_COMMON + """
 local sender = ARGV[2]
-redis.call('LREM', prefix .. 'q:' .. sender, 1, ARGV[4])
+redis.call('XDEL', prefix .. 's:' .. sender, ARGV[4])
 if redis.call('GET', prefix .. 'lease:' .. sender) ~= ARGV[3] then return false end
 redis.call('DEL', prefix .. 'started:' .. sender)
 local item = head(sender)
@@ -204,21 +209,35 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if redis.call('LLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
+# ARGV: prefix, sender
+_RELEASE = _REDIS_COMMON + """
+if redis.call('GET', prefix .. 'lease:' .. ARGV[2]) == ARGV[3] then release(ARGV[2]) end
 return 1
 """
+# ARGV: prefix, sender. Before streams (until 2026-12) a sender's messages waited in a list
+# `q:<sender>` of JSON {"id", "p"}; a server moves them to the stream before it serves anybody.
+_UPGRADE = _REDIS_COMMON + """
+local sender = ARGV[2]
+local list, started = prefix .. 'q:' .. sender, prefix .. 'started:' .. sender
+local previous = redis.call('GET', started)
+for _, raw in ipairs(redis.call('LRANGE', list, 0, -1)) do
+  local entry = cjson.decode(raw)
+  local id = redis.call('XADD', prefix .. 's:' .. sender, '*', 'p', entry['p'])
+  if entry['id'] == previous then redis.call('SET', started, id) end
+end
+return redis.call('DEL', list)
+"""
 
-
-def _item(raw: bytes, attempts: int) -> Item:
-    entry = raw.decode()
-    return entry, json.loads(entry)["p"], int(attempts)
+def _item(found: list) -> Item:
+    """(entry id, sealed payload, attempts) from a script's reply."""
+    entry_id, payload, attempts = found
+    return entry_id.decode(), payload.decode(), int(attempts)
 
 
 class RedisStore:
-    """Keys under `prefix`: `ready` (senders with work), `q:<sender>`, `lease:<sender>`,
-    `started:<sender>` (the entry being handled) and `seen:<message key>`."""
+    """Keys under `prefix`: `ready` (senders with work), the stream `s:<sender>` (its messages, a
+    field `p` each), `lease:<sender>`, `started:<sender>` (the entry being handled) and
+    `seen:<message key>`."""
 
     def __init__(self, url: str, lease_seconds: float, prefix: str = "satark:inbound:") -> None:
         import redis.asyncio as aioredis
@@ -231,6 +250,8 @@ class RedisStore:
         self._finish = self.redis.register_script(_FINISH)
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)
+        self._upgrade = self.redis.register_script(_UPGRADE)
+        self._lists_moved = False
 
     async def _call(self, coroutine: Awaitable):
         from redis.exceptions import RedisError
@@ -240,30 +261,40 @@ class RedisStore:
         except (RedisError, OSError) as error:
             raise QueueUnavailable(f"Redis: {type(error).__name__}: {error}") from error
 
+    async def _upgraded(self) -> None:
+        """Messages an earlier version left waiting in lists move to streams, once per process,
+        before this server stores or claims anything."""
+        if self._lists_moved:
+            return
+        async for key in self.redis.scan_iter(match=f"{self.prefix}q:*", count=1000):
+            sender_id = key.decode()[len(self.prefix) + 2:]
+            await self._upgrade(args=[self.prefix, sender_id])
+            log.info("inbound messages of an earlier version moved to a stream")
+        self._lists_moved = True
+
     async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],
                       holder: str | None) -> tuple[int, Item | None]:
-        pairs = [value for key, payload in entries
-                 for value in (key, json.dumps({"id": secrets.token_hex(8), "p": payload}))]
+        await self._call(self._upgraded())
+        pairs = [value for key, payload in entries for value in (key, payload)]
         found = await self._call(self._enqueue(args=[
             self.prefix, sender_id, holder or "", self.lease_ms, key_days() * 86400, time.time(), *pairs]))
-        return int(found[0]), _item(found[1], found[2]) if len(found) == 3 else None
+        return int(found[0]), _item(found[1:]) if len(found) == 4 else None
 
     async def claim(self, holder: str) -> tuple[str, Item] | None:
+        await self._call(self._upgraded())
         found = await self._call(self._claim(args=[self.prefix, holder, self.lease_ms, CANDIDATES]))
-        return (found[0].decode(), _item(found[1], found[2])) if found else None
+        return (found[0].decode(), _item(found[1:])) if found else None
 
     async def finish(self, sender_id: str, holder: str, entry_id: str) -> Item | None:
         found = await self._call(self._finish(args=[self.prefix, sender_id, holder, entry_id]))
-        return _item(found[0], found[1]) if found else None
+        return _item(found) if found else None
 
     async def renew(self, sender_id: str, holder: str) -> bool:
         return bool(await self._call(self._renew(keys=[f"{self.prefix}lease:{sender_id}"],
                                                  args=[holder, self.lease_ms])))
 
     async def release(self, sender_id: str, holder: str) -> None:
-        await self._call(self._release(
-            keys=[f"{self.prefix}lease:{sender_id}", f"{self.prefix}q:{sender_id}", f"{self.prefix}ready"],
-            args=[holder, sender_id]))
+        await self._call(self._release(args=[self.prefix, sender_id, holder]))
 
     async def check(self) -> None:
         await self._call(self.redis.ping())

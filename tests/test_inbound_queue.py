@@ -12,6 +12,7 @@ import hmac
 import json
 import random
 import secrets
+import time
 
 import pytest
 import redis
@@ -318,3 +319,49 @@ def test_sqlite_queue_is_empty_after_handling(sqlite_store, tmp_path):
         assert session.query(InboundMessage).count() == 0
         assert session.query(InboundLease).count() == 0
         assert session.query(ProcessedMessage).count() == 5  # the keys stay: redeliveries are dropped
+
+
+def test_redis_keeps_each_senders_messages_in_a_stream_and_nothing_after_handling(redis_store):
+    async def scenario():
+        store = redis_store(5)
+        waiting = [event("s", f"waiting {i}") for i in range(3)]
+        await store.enqueue("s", [(e.message_key, SEAL.seal(e)) for e in waiting], None)
+        client = redis.Redis.from_url(REDIS_URL)
+        assert client.type(f"{store.prefix}s:s") == b"stream"
+        stored = [SEAL.open(fields[b"p"].decode()).text for _, fields in client.xrange(f"{store.prefix}s:s")]
+        assert stored == ["waiting 0", "waiting 1", "waiting 2"]
+        await store.close()
+        handled = await run_servers([redis_store(5)], [(0, event("t", f"m{i}")) for i in range(4)])
+        return client, store.prefix, handled
+    client, prefix, handled = asyncio.run(scenario())
+    assert [text for _, who, text in handled if who == "s"] == ["waiting 0", "waiting 1", "waiting 2"]
+    left = {key.decode()[len(prefix):].split(":")[0] for key in client.scan_iter(f"{prefix}*")}
+    assert left == {"seen"}  # handled messages, emptied streams, leases and the ready set are gone
+
+
+def test_messages_left_in_redis_lists_by_an_earlier_version_are_handled_in_order(redis_store):
+    """Before streams, each sender's messages waited in a list; none is lost in the upgrade."""
+    store = redis_store(5)
+    client = redis.Redis.from_url(REDIS_URL)
+    entries = [{"id": f"old{i}", "p": SEAL.seal(event("s", f"waiting {i}"))} for i in range(3)]
+    client.rpush(f"{store.prefix}q:s", *[json.dumps(entry) for entry in entries])
+    client.zadd(f"{store.prefix}ready", {"s": time.time()})
+    client.set(f"{store.prefix}started:s", "old0")  # a server stopped while handling the first
+
+    async def scenario():
+        handled: list[tuple[str, int]] = []
+
+        async def record(queued: Queued) -> None:
+            handled.append((queued.event.text, queued.attempts))
+        queue = InboundQueue(store, SEAL, record, poll_seconds=0.05)
+        queue.start()
+        await queue.put([event("s", "after the upgrade")])
+        for _ in range(100):
+            if len(handled) == 4:
+                break
+            await asyncio.sleep(0.05)
+        await queue.stop()
+        return handled
+    assert asyncio.run(scenario()) == [("waiting 0", 2), ("waiting 1", 1), ("waiting 2", 1),
+                                       ("after the upgrade", 1)]
+    assert not client.exists(f"{store.prefix}q:s", f"{store.prefix}s:s")
