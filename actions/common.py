@@ -18,6 +18,7 @@ DRAFT_SLOTS = (
     "description", "category_guess", "category", "district", "place", "incident_time",
     "urgent", "details", "evidence", "evidence_ids", "draft_id", "vague_answers",
 )
+BOOKKEEPING_SLOTS = ("draft_id", "vague_answers")  # draft slots that hold nothing the citizen said
 MAX_TEXT = 4000
 
 

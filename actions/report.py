@@ -14,6 +14,8 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    BOOKKEEPING_SLOTS,
+    DRAFT_SLOTS,
     KeepsExtractedSlots,
     category_buttons,
     clip,
@@ -342,6 +344,19 @@ def utter_in(dispatcher: CollectingDispatcher, domain: DomainDict, response: str
     dispatcher.utter_message(text=response_text(domain, response, language), utter_action=response)
 
 
+def asked_before_these_files(tracker: Tracker, questions: set[str]) -> bool:
+    """Whether one of `questions` is still the open question and the citizen has sent only files
+    since it was asked. An album arrives as one message per photo: each is acknowledged, and
+    asking again after every photo buried the question (and renewed its buttons) under copies."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != "share_evidence":
+                return False
+        elif event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") in questions:
+            return True
+    return False
+
+
 class ActionAskLanguage(Action):
     def name(self) -> str:
         return "action_ask_language"
@@ -351,8 +366,21 @@ class ActionAskLanguage(Action):
         if not tracker.get_slot("welcomed"):
             dispatcher.utter_message(response="utter_welcome")
             events.append(SlotSet("welcomed", True))
-        dispatcher.utter_message(response="utter_ask_language")
+        if not asked_before_these_files(tracker, {"utter_ask_language"}):
+            dispatcher.utter_message(response="utter_ask_language")
         return events
+
+
+class ActionAskDescription(Action):
+    """The citizen's own account; not asked again for each photo of an album."""
+
+    def name(self) -> str:
+        return "action_ask_description"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        if not asked_before_these_files(tracker, {"utter_ask_description"}):
+            dispatcher.utter_message(response="utter_ask_description")
+        return []
 
 
 class ActionAskCategory(Action):
@@ -362,6 +390,8 @@ class ActionAskCategory(Action):
         return "action_ask_category"
 
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        if asked_before_these_files(tracker, {"utter_category_guess", "utter_choose_category"}):
+            return []
         language = language_of(tracker)
         guess = get_category(tracker.get_slot("category_guess"))
         if guess:
@@ -376,7 +406,8 @@ class ActionAskDistrict(Action):
         return "action_ask_district"
 
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        dispatcher.utter_message(response="utter_ask_district", buttons=district_buttons(language_of(tracker)))
+        if not asked_before_these_files(tracker, {"utter_ask_district"}):
+            dispatcher.utter_message(response="utter_ask_district", buttons=district_buttons(language_of(tracker)))
         return []
 
 
@@ -558,15 +589,16 @@ class ActionSubmitReport(Action):
 
 
 class ValidateDiscardForm(FormValidationAction):
-    """Asks before a typed "cancel" throws a written draft away. Citizens say "skip it", "leave it"
-    or "rehne do" meaning "nothing more", and NLU reads them as cancel; a report lost that way is
-    rarely typed again. Without a description there is nothing to lose, and nothing is asked."""
+    """Asks before a typed "cancel" throws a draft away. Citizens say "skip it", "leave it" or
+    "rehne do" meaning "nothing more", and NLU reads them as cancel; a report lost that way is
+    rarely typed again, and photos sent before any text are as hard to gather twice. Without a
+    description or evidence there is nothing to lose, and nothing is asked."""
 
     def name(self) -> str:
         return "validate_discard_form"
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
-        return domain_slots if tracker.get_slot("description") else []
+        return domain_slots if tracker.get_slot("description") or tracker.get_slot("evidence_ids") else []
 
     async def extract_discard_draft(self, dispatcher, tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "discard_draft":
@@ -576,7 +608,8 @@ class ValidateDiscardForm(FormValidationAction):
 
 class ActionCancelReport(Action):
     """Discards the draft, unless the citizen chose to keep it (`discard_draft` false): then the
-    report form goes on where it was (rule on `stage: kept`)."""
+    report form goes on where it was (rule on `stage: kept`). A cancel with no draft at all (e.g.
+    of a status check) is not answered with "your draft has been discarded"."""
 
     def name(self) -> str:
         return "action_cancel_report"
@@ -585,6 +618,7 @@ class ActionCancelReport(Action):
         if tracker.get_slot("discard_draft") is False:
             dispatcher.utter_message(response="utter_draft_kept")
             return [SlotSet("discard_draft", None), SlotSet("stage", "kept")]
-        dispatcher.utter_message(response="utter_report_cancelled")
+        had_draft = any(tracker.get_slot(slot) for slot in DRAFT_SLOTS if slot not in BOOKKEEPING_SLOTS)
+        dispatcher.utter_message(response="utter_report_cancelled" if had_draft else "utter_cancelled")
         return reset_draft() + [SlotSet("receipt_code", None), SlotSet("followup_text", None),
                                 SlotSet("discard_draft", None)]

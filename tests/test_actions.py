@@ -13,6 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions.report import (
+    ActionAskDescription,
+    ActionAskDistrict,
+    ActionAskLanguage,
     ActionAttachEvidence,
     ActionCancelReport,
     ActionCaptureComplaint,
@@ -194,9 +197,11 @@ def test_skip_in_hindi_is_not_taken_for_cancel():
 def test_discarding_is_asked_only_when_there_is_a_draft_to_lose():
     form = ValidateDiscardForm()
     with_draft = make_tracker({"description": "liquor sold near the school"}, intent="cancel", text="skip it")
-    empty = make_tracker({}, intent="cancel", text="cancel")
-    assert asyncio.run(form.required_slots(["discard_draft"], CollectingDispatcher(), with_draft, DOMAIN)) == [
-        "discard_draft"]
+    photos_only = make_tracker({"evidence_ids": ["a1", "b2"]}, intent="cancel", text="rehne do")
+    empty = make_tracker({"draft_id": "d1"}, intent="cancel", text="cancel")
+    for asked in (with_draft, photos_only):
+        assert asyncio.run(form.required_slots(["discard_draft"], CollectingDispatcher(), asked, DOMAIN)) == [
+            "discard_draft"]
     assert asyncio.run(form.required_slots(["discard_draft"], CollectingDispatcher(), empty, DOMAIN)) == []
 
 
@@ -216,6 +221,13 @@ def test_a_kept_draft_stays_and_a_discarded_one_goes():
     gone_messages, gone = run(ActionCancelReport(), make_tracker({"discard_draft": True, "description": "liquor"}))
     assert responses(gone_messages) == ["utter_report_cancelled"]
     assert slots_of(gone)["description"] is None and slots_of(gone)["stage"] == "idle"
+
+
+def test_a_cancel_without_a_draft_does_not_claim_one_was_discarded():
+    nothing, _ = run(ActionCancelReport(), make_tracker({"draft_id": "d1", "receipt_code": None}))
+    assert responses(nothing) == ["utter_cancelled"]
+    chosen, _ = run(ActionCancelReport(), make_tracker({"category": "drugs"}))  # picked from the menu
+    assert responses(chosen) == ["utter_report_cancelled"]
 
 
 def test_declining_the_guess_clears_it_so_the_menu_is_offered():
@@ -473,3 +485,30 @@ def test_a_photo_while_adding_information_is_acknowledged_once_without_asking_ag
                          "receipt_code": "K7QM-4XPA-9TRC"}, text="bas")
     _, events = run(ValidateFollowupForm(), done)
     assert slots_of(events)["followup_text"] == "none"
+
+
+def album_tracker(question: str, photos: int, slots: dict | None = None) -> Tracker:
+    """A conversation where `question` was asked and then `photos` photos arrived, one message each."""
+    tracker = make_tracker({"language": "en", "welcomed": True, **(slots or {})}, intent="share_evidence",
+                           text='/share_evidence{"evidence_id":"p"}')
+    photo = {"event": "user", "text": "/share_evidence", "parse_data": {"intent": {"name": "share_evidence"}}}
+    received = {"event": "bot", "text": "Evidence received", "metadata": {"utter_action": "utter_evidence_received"}}
+    tracker.events = [
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
+        {"event": "bot", "text": "The question", "metadata": {"utter_action": question}},
+        *[event for _ in range(photos - 1) for event in (photo, received)],
+        photo]
+    return tracker
+
+
+@pytest.mark.parametrize(("action", "question"), [
+    (ActionAskLanguage(), "utter_ask_language"), (ActionAskDescription(), "utter_ask_description"),
+    (ActionAskDistrict(), "utter_ask_district")])
+def test_each_photo_of_an_album_is_acknowledged_without_asking_the_same_question_again(action, question):
+    assert responses(run(action, album_tracker(question, photos=1))[0]) == []
+    assert responses(run(action, album_tracker(question, photos=3))[0]) == []
+    answered = album_tracker(question, photos=1)
+    answered.events.insert(2, {"event": "user", "text": "what?", "parse_data": {"intent": {"name": "out_of_scope"}}})
+    assert responses(run(action, answered)[0]) == [question]  # a typed answer that did not fit: asked again
+    elsewhere = album_tracker("utter_ask_place", photos=2)
+    assert responses(run(action, elsewhere)[0]) == [question]  # a new question is asked
