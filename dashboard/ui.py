@@ -55,8 +55,10 @@ def outcome_name(outcome: str | None) -> str:
 
 
 def timeline_text(entry: dict) -> str:
-    """Status events come with the English status name; shown in the chosen language."""
+    """Status events and forwards come in English; shown in the chosen language."""
     text = entry["text"]
+    if entry["kind"] == "forward" and "officer" in entry:
+        return t("forward_timeline", officer=entry["officer"], status=t(f"delivery_{entry['status']}"))
     if entry["kind"] == "status" and language() != "en":
         for status, names in STATUS_LABELS.items():
             if text == names["en"] or text.startswith(names["en"] + " — "):

@@ -422,9 +422,9 @@ def _timeline(session: Session, report: Report, forwards: tuple[dict, ...]) -> t
     only to the hour, like the report itself; police actions to the minute."""
     moments: list[tuple[datetime, dict]] = []
 
-    def add(moment: datetime, by_reporter: bool, kind: str, text: str, by: str | None) -> None:
+    def add(moment: datetime, by_reporter: bool, kind: str, text: str, by: str | None, **parts: str) -> None:
         shown = to_hour(moment) if by_reporter else _ist(moment).replace(second=0, microsecond=0)
-        moments.append((moment, {"at": shown, "kind": kind, "text": text, "by": by}))
+        moments.append((moment, {"at": shown, "kind": kind, "text": text, "by": by, **parts}))
 
     for change in report.status_changes:
         add(change.changed_at, change.changed_by is None, "status",
@@ -436,7 +436,9 @@ def _timeline(session: Session, report: Report, forwards: tuple[dict, ...]) -> t
     for note in session.execute(select(ReportNote).where(ReportNote.report_id == report.id)).scalars():
         add(note.created_at, False, "note", note.body, note.author)
     for sent in forwards:
-        add(sent["at"], False, "forward", f"Forwarded to {sent['officer']} ({sent['status']})", sent["by"])
+        # The parts too, so a page in another language can say it in that language.
+        add(sent["at"], False, "forward", f"Forwarded to {sent['officer']} ({sent['status']})", sent["by"],
+            officer=sent["officer"], status=sent["status"])
     return tuple(event for _, event in sorted(moments, key=lambda pair: pair[0]))
 
 

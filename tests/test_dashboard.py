@@ -384,3 +384,16 @@ def test_every_label_exists_in_both_languages():
     from dashboard.labels import LABELS
 
     assert set(LABELS["en"]) == set(LABELS["hi"])
+
+
+def test_timeline_statuses_and_forwards_read_in_the_chosen_language(monkeypatch):
+    from dashboard import labels, ui
+
+    forward = {"kind": "forward", "text": "Forwarded to SI Ram Kumar (delivered)", "officer": "SI Ram Kumar",
+               "status": "delivered"}
+    status = {"kind": "status", "text": "Under investigation — seen by the duty officer"}
+    assert ui.timeline_text(forward) == "Forwarded to SI Ram Kumar (delivered)"
+    for module in (labels, ui):
+        monkeypatch.setattr(module, "language", lambda: "hi")
+    assert ui.timeline_text(forward) == "SI Ram Kumar को अग्रेषित (पहुँचा)"
+    assert ui.timeline_text(status) == "जाँच जारी है — seen by the duty officer"  # the note stays as written
