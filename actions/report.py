@@ -347,7 +347,10 @@ def utter_in(dispatcher: CollectingDispatcher, domain: DomainDict, response: str
 def asked_before_these_files(tracker: Tracker, questions: set[str]) -> bool:
     """Whether one of `questions` is still the open question and the citizen has sent only files
     since it was asked. An album arrives as one message per photo: each is acknowledged, and
-    asking again after every photo buried the question (and renewed its buttons) under copies."""
+    asking again after every photo buried the question (and renewed its buttons) under copies.
+    A voice note is answered with what comes next (it may stand for the complaint), so not here."""
+    if entity(tracker, "evidence_kind") in VOICE_KINDS:
+        return False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != "share_evidence":

@@ -512,3 +512,6 @@ def test_each_photo_of_an_album_is_acknowledged_without_asking_the_same_question
     assert responses(run(action, answered)[0]) == [question]  # a typed answer that did not fit: asked again
     elsewhere = album_tracker("utter_ask_place", photos=2)
     assert responses(run(action, elsewhere)[0]) == [question]  # a new question is asked
+    voice = album_tracker(question, photos=1)
+    voice.latest_message["entities"] = [{"entity": "evidence_kind", "value": "voice"}]
+    assert responses(run(action, voice)[0]) == [question]  # a voice note is answered with what comes next
