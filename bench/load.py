@@ -8,10 +8,14 @@ is timed when it arrives. Each citizen types a whole report (10 turns, English) 
 1. `--citizens` concurrent citizens on the REST channel, then on WhatsApp (signed webhooks), with
    `--workers` Rasa worker processes as `make run` starts them:
    p50/p95/p99 from sending to the turn's last reply, errors, messages per second.
-2. Saturation: `--saturation-citizens` citizens without pauses for `--saturation-seconds`, REST
-   then WhatsApp (the same number), alternating `--saturation-rounds` times; the ratio of their
-   throughputs is the median of the rounds' ratios. The speed of these 2 cores drifts by up to
-   15 % from minute to minute, so one long phase per channel could compare two different machines.
+2. Saturation: `--saturation-citizens` citizens without pauses for `--saturation-seconds`, on
+   REST and on WhatsApp (the same number), `--saturation-rounds` rounds; the ratio of their
+   throughputs is the median of the rounds' ratios (and, pooled, of all their turns). The speed
+   of these 2 cores drifts by up to 15 % from minute to minute, so one long phase per channel
+   could compare two different machines; and the channels take turns going first (REST first in
+   odd rounds, WhatsApp in even ones), so a machine that slows down or speeds up during the run
+   favours neither channel. (With REST always first, WhatsApp always ran on the later, and on a
+   slowing machine the slower, minute.)
 3. Sustained WhatsApp load for `--sustain-seconds` (300 for the 5-minute run), sampling the
    resident memory of the Rasa and action server processes.
 4. With `--scale-out`: the production profile (PostgreSQL, Redis) behind nginx, one Rasa server
@@ -387,7 +391,7 @@ async def default_profile(args: argparse.Namespace, results: dict[str, Any]) -> 
                 results["phases"].append(phase.summary())
                 print(json.dumps(phase.summary()), flush=True)
             for number in range(1, args.saturation_rounds + 1):
-                for channel in ("rest", "whatsapp"):
+                for channel in ("rest", "whatsapp") if number % 2 else ("whatsapp", "rest"):
                     phase = await citizens.run(Phase(f"saturation {number}", channel, args.saturation_citizens, 0.0),
                                                duration=args.saturation_seconds)
                     results["phases"].append(phase.summary())
