@@ -15,7 +15,11 @@ is timed when it arrives. Each citizen types a whole report (10 turns, English) 
    could compare two different machines; and the channels take turns going first (REST first in
    odd rounds, WhatsApp in even ones), so a machine that slows down or speeds up during the run
    favours neither channel. (With REST always first, WhatsApp always ran on the later, and on a
-   slowing machine the slower, minute.)
+   slowing machine the slower, minute.) A saturation phase's throughput counts the turns
+   completed while all its citizens were at it: from `RAMP_SECONDS` after the start to the end of
+   `--saturation-seconds`. After that the citizens finish the report in hand, fewer and fewer of
+   them, for up to one conversation's length (7-8 s, longer on the slower channel): that tail is
+   not saturation, and counting it made the ratio depend on how long the last reports took.
 3. Sustained WhatsApp load for `--sustain-seconds` (300 for the 5-minute run), sampling the
    resident memory of the Rasa and action server processes.
 4. With `--scale-out`: the production profile (PostgreSQL, Redis) behind nginx, one Rasa server
@@ -70,6 +74,7 @@ def script_for(citizen: int) -> list[str]:
     return [f"{text}, {citizen} times" if index in FREE_TEXT_TURNS else text
             for index, text in enumerate(SCRIPT)]
 TURN_TIMEOUT = 60.0
+RAMP_SECONDS = 2.0  # a timed phase's first turns, while the servers' queues fill, are not counted
 CALIBRATION_QUIET = 1.0  # seconds without a further reply that end a turn while counting replies
 CREDENTIALS = {"verify_token": "bench-verify-token", "app_secret": "bench-app-secret",
                "access_token": "bench-access-token", "phone_number_id": "100000000000077"}
@@ -106,6 +111,8 @@ class Phase:
     turns: int = 0
     reports: int = 0
     seconds: float = 0.0
+    finished_at: list[float] = field(default_factory=list)  # time.monotonic() of each completed turn
+    window: tuple[float, float] | None = None  # a timed phase: when all its citizens were at it
     cpu_seconds: float = 0.0  # Rasa server(s) and action server, user + system
     generator_cpu_seconds: float = 0.0  # this process: the citizens and the Graph API stand-in
     memory: list[dict[str, float]] = field(default_factory=list)
@@ -115,10 +122,16 @@ class Phase:
 
         def pct(p: float) -> float | None:
             return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000) if ordered else None
+        if self.window:
+            start, end = self.window
+            counted = sum(start <= moment <= end for moment in self.finished_at)
+            throughput = {"window_turns": counted, "window_s": round(end - start, 1),
+                          "throughput_msg_s": round(counted / (end - start), 2)}
+        else:
+            throughput = {"throughput_msg_s": round(self.turns / self.seconds, 2) if self.seconds else 0}
         return {"name": self.name, "channel": self.channel, "citizens": self.citizens, "pause_s": self.pause,
                 "turns": self.turns, "reports": self.reports, "errors": len(self.errors),
-                "error_examples": self.errors[:3], "seconds": round(self.seconds, 1),
-                "throughput_msg_s": round(self.turns / self.seconds, 2) if self.seconds else 0,
+                "error_examples": self.errors[:3], "seconds": round(self.seconds, 1), **throughput,
                 "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
                 "mean_ms": round(statistics.mean(ordered) * 1000) if ordered else None,
                 "server_cpu_ms_per_turn": round(self.cpu_seconds / self.turns * 1000, 1) if self.turns else None,
@@ -204,6 +217,7 @@ class Citizens:
                     else:
                         latency, body = await self.whatsapp_turn(phone, text, self.replies_per_turn[turn])
                     phase.latencies.append(latency)
+                    phase.finished_at.append(time.monotonic())
                     phase.reports += DONE_MARKER in body
                     phase.turns += 1
                 except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -221,6 +235,8 @@ class Citizens:
         generator_before = own_cpu_seconds()
         started = time.monotonic()
         until = started + duration if duration else None
+        if until is not None:
+            phase.window = (started + RAMP_SECONDS, until)
         tasks = []
         for _ in range(phase.citizens):
             tasks.append(asyncio.create_task(self.citizen(phase, until)))
@@ -460,7 +476,7 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         out["whatsapp_vs_rest_throughput_each_round"] = [round(ratio, 3) for ratio in each]
 
         def pooled(phases: list[dict[str, Any]]) -> float:
-            return sum(p["turns"] for p in phases) / sum(p["seconds"] for p in phases)
+            return sum(p["window_turns"] for p in phases) / sum(p["window_s"] for p in phases)
         out["whatsapp_vs_rest_throughput_pooled"] = round(
             pooled([whatsapp for _, whatsapp in rounds]) / pooled([rest for rest, _ in rounds]), 3)
     for channel in ("rest", "whatsapp"):
@@ -481,7 +497,10 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
              "the development profile as `make run` does: one Rasa server with "
              f"{results.get('default_profile_workers')} worker processes, SQLite, the inbound queue in SQLite. "
              "The nginx phases run the production profile (PostgreSQL, Redis), one worker per server. "
-             "Memory is the Rasa server with its workers.", "",
+             "Memory is the Rasa server with its workers. The msg/s of a timed phase (saturation, sustained, "
+             f"nginx) counts the turns completed from {RAMP_SECONDS:g} s after its start to the end of its "
+             "duration, while all its citizens were at it; turns, reports and latencies count the whole "
+             "phase, including the reports finished after it.", "",
              "| phase | channel | servers | citizens | pause | turns | reports | errors | msg/s | p50 ms | p95 ms "
              "| p99 ms | server CPU ms/turn | load generator CPU ms/turn |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -528,7 +547,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=2.0)
     parser.add_argument("--saturation-citizens", type=int, default=40)
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
-    parser.add_argument("--saturation-rounds", type=int, default=4,
+    parser.add_argument("--saturation-rounds", type=int, default=6,
                         help="REST and WhatsApp saturation phases alternate this often; the ratio is the median")
     parser.add_argument("--sustain-seconds", type=float, default=90.0,
                         help="sustained WhatsApp load with memory sampling (300 = the 5-minute run; 0 = skip)")

@@ -58,6 +58,10 @@ from satark.settings import get_settings
 log = logging.getLogger(__name__)
 
 CANDIDATES = 64  # senders with work looked at per claim
+# SQLite: how long an operation waits for another process's write lock, and its pauses between tries.
+LOCK_WAIT_SECONDS = 10.0
+LOCK_RETRY_FIRST_SECONDS = 0.0005
+LOCK_RETRY_MAX_SECONDS = 0.05
 
 # A stored message: its entry id, its sealed payload and how often a server started handling it.
 Item = tuple[str, str, int]
@@ -344,21 +348,25 @@ class _Statements:
 class DatabaseStore:
     """The queue in the report database, for servers without Redis (`make run`: one machine).
 
-    Each operation is one transaction. On a SQLite file the store keeps two connections of its
-    own in each process (no pool check-out and reset per operation): storing a message commits
-    with `synchronous=FULL` and waits for the disk, as the report database does, because that is
-    what WhatsApp's 200 promises. Removing a handled message, leases and claims commit with
-    `synchronous=NORMAL`, which survives a crash of the server but not of the machine: a power cut
-    can undo the last of them, and a message may then be answered a second time (Redis with
-    `appendfsync everysec`, in production, can lose its last second the same way). Other
-    databases use the engine's pool.
+    Each operation is one transaction. On a SQLite file the store keeps a connection of its own
+    in each process (no pool check-out and reset per operation), committing with
+    `synchronous=NORMAL`. Storing a message then waits for the disk, because that is what
+    WhatsApp's 200 promises: its write-ahead log is flushed (fsync) in a thread, after the commit
+    released the write lock. That is what `synchronous=FULL` does, except that FULL flushes in the
+    event loop's thread while holding the lock: at saturation the loop stood still for 0.7 ms a
+    turn, and the other worker slept in SQLite's busy handler for another 0.3 ms. Removing a
+    handled message, leases and claims are not flushed: they survive a crash of the server but
+    not of the machine; a power cut can undo the last of them, and a message may then be answered
+    a second time (Redis with `appendfsync everysec`, in production, can lose its last second the
+    same way). Other databases use the engine's pool.
     """
 
     def __init__(self, lease_seconds: float, engine: Engine | None = None) -> None:
         self._engine = engine
         self.lease = timedelta(seconds=lease_seconds)
         self._sql: _Statements | None = None
-        self._connections: dict[bool, sqlite3.Connection] = {}  # by durability, this process's
+        self._connection: sqlite3.Connection | None = None  # this process's
+        self._log: int | None = None  # this process's descriptor of the write-ahead log, to flush it
         self._pid = os.getpid()
 
     @property
@@ -376,30 +384,69 @@ class DatabaseStore:
         """SQLite runs in the event loop's thread, as Rasa's own tracker store does: a local file
         answers in well under a millisecond, and handing each operation to a worker thread cost
         more (GIL hand-overs with the loop: 55.7 instead of 44.1 ms of CPU per WhatsApp turn at
-        saturation). A database server across the network is waited for in a thread."""
-        try:
-            if self.sql.sqlite:
-                return operation(*args)
-            return await asyncio.get_running_loop().run_in_executor(None, operation, *args)
-        except (SQLAlchemyError, sqlite3.Error, self.engine.dialect.dbapi.Error) as error:
-            raise QueueUnavailable(f"database: {type(error).__name__}") from error
+        saturation). A database server across the network is waited for in a thread.
 
-    def _own_connection(self, durable: bool) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # a forked worker opens its own (SQLite's rule)
-            self._connections, self._pid = {}, os.getpid()
-        connection = self._connections.get(durable)
-        if connection is None:
+        While another process holds the SQLite file's write lock, the operation is tried again
+        after an asyncio sleep (for up to `LOCK_WAIT_SECONDS`), so that the event loop serves other
+        conversations meanwhile instead of sleeping in SQLite's busy handler (1 ms and more each
+        time: 0.3-0.5 ms a turn at saturation). Each transaction rolls back whole on an error, and
+        an operation is only its transactions, so it can be run again."""
+        waited, pause = 0.0, LOCK_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                if self.sql.sqlite:
+                    return operation(*args)
+                return await asyncio.get_running_loop().run_in_executor(None, operation, *args)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or waited >= LOCK_WAIT_SECONDS:
+                    raise QueueUnavailable(f"database: {type(error).__name__}") from error
+            except (SQLAlchemyError, sqlite3.Error, self.engine.dialect.dbapi.Error) as error:
+                raise QueueUnavailable(f"database: {type(error).__name__}") from error
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, LOCK_RETRY_MAX_SECONDS)
+
+    def _forked(self) -> bool:
+        """A forked worker opens its own connection and log descriptor (SQLite's rule)."""
+        if self._pid == os.getpid():
+            return False
+        self._connection, self._log, self._pid = None, None, os.getpid()
+        return True
+
+    def _own_connection(self) -> sqlite3.Connection:
+        self._forked()
+        if self._connection is None:
             connection = sqlite3.connect(self.sql.sqlite_file, isolation_level=None, check_same_thread=False)
             write_ahead_log(connection)
-            connection.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
-            self._connections[durable] = connection
-        return connection
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=0")  # a held write lock is waited for in `_run`
+            self._connection = connection
+        return self._connection
+
+    def _log_descriptor(self) -> int:
+        """The write-ahead log's file, opened once (SQLite keeps the file while this process's
+        connection is open; a log replaced meanwhile is opened again)."""
+        self._forked()
+        if self._log is not None and os.fstat(self._log).st_nlink == 0:
+            os.close(self._log)
+            self._log = None
+        if self._log is None:
+            self._log = os.open(f"{self.sql.sqlite_file}-wal", os.O_RDONLY | os.O_CLOEXEC)
+        return self._log
+
+    async def _flushed(self) -> None:
+        """Waits until what this process committed is on the disk (see the class docstring)."""
+        if not self.sql.sqlite_file:
+            return  # the database server's own commit is durable
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._log_descriptor())
+        except OSError as error:
+            raise QueueUnavailable(f"database: flushing the log failed ({type(error).__name__})") from error
 
     @contextmanager
-    def _transaction(self, durable: bool = False, read_only: bool = False) -> Iterator[Any]:
+    def _transaction(self, read_only: bool = False) -> Iterator[Any]:
         """A DB-API cursor in one transaction, committed at the end (rolled back on an error)."""
         if self.sql.sqlite_file:
-            connection = self._own_connection(durable)
+            connection = self._own_connection()
             cursor = connection.cursor()
             if not read_only:
                 cursor.execute("BEGIN IMMEDIATE")  # the write lock first: no upgrade that can fail
@@ -412,7 +459,7 @@ class DatabaseStore:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
                 except sqlite3.Error:
-                    del self._connections[durable]  # opened again next time
+                    self._connection = None  # opened again next time
                     connection.close()
                 raise
             return
@@ -452,7 +499,7 @@ class DatabaseStore:
                  holder: str | None) -> tuple[int, Item | None]:
         now = utcnow()
         stamp = self.sql.time(now)
-        with self._transaction(durable=True) as cursor:
+        with self._transaction() as cursor:
             fresh = []
             for key, payload in entries:
                 cursor.execute(self.sql.INSERT_KEY, {"key": key, "now": stamp})
@@ -509,7 +556,9 @@ class DatabaseStore:
 
     async def enqueue(self, sender_id: str, entries: list[tuple[str, str]],
                       holder: str | None) -> tuple[int, Item | None]:
-        return await self._run(self._enqueue, sender_id, entries, holder)
+        stored = await self._run(self._enqueue, sender_id, entries, holder)
+        await self._flushed()  # a redelivery too: its first delivery may have failed at this step
+        return stored
 
     async def claim(self, holder: str) -> tuple[str, Item] | None:
         return await self._run(self._claim, holder)
@@ -527,10 +576,12 @@ class DatabaseStore:
         await self._run(self._check)
 
     async def close(self) -> None:
-        if self._pid == os.getpid():
-            for connection in self._connections.values():
-                connection.close()
-        self._connections = {}
+        if not self._forked():
+            if self._connection is not None:
+                self._connection.close()
+            if self._log is not None:
+                os.close(self._log)
+        self._connection, self._log = None, None
 
 
 def holder_name() -> str:

@@ -10,14 +10,18 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import random
 import secrets
+import sqlite3
+import threading
 import time
 
 import pytest
 import redis
 from cryptography.fernet import Fernet, InvalidToken
 
+from channels import whatsapp_queue
 from channels.whatsapp_inbound import Inbound, Recipient
 from channels.whatsapp_queue import (
     DatabaseStore,
@@ -105,6 +109,89 @@ def test_sqlite_rows_hold_no_phone_number(sqlite_store, tmp_path):
     assert b"919855500011" not in (tmp_path / "queue.db").read_bytes()
     assert b"9855500011" not in (tmp_path / "queue.db").read_bytes()
 
+
+
+def test_sqlite_store_flushes_the_log_sqlite_writes_now_even_after_sqlite_replaced_it(sqlite_store, tmp_path):
+    """Storing a message waits for the write-ahead log to reach the disk (fsync in a thread): the
+    file flushed must be the log SQLite writes, also after the last connection closed and SQLite
+    deleted the old one."""
+    log_file = tmp_path / "queue.db-wal"
+
+    async def scenario():
+        store = sqlite_store(30)
+        assert await store.enqueue("s1", [("key-1", "sealed")], None) == (1, None)
+        first_log = os.fstat(store._log).st_ino
+        assert first_log == log_file.stat().st_ino
+        store._connection.close()  # the last connection: SQLite checkpoints and deletes the log
+        store._connection = None
+        get_engine(f"sqlite:///{tmp_path / 'queue.db'}").dispose()
+        assert not log_file.exists()
+        assert await store.enqueue("s1", [("key-2", "sealed")], None) == (1, None)
+        assert os.fstat(store._log).st_ino == log_file.stat().st_ino
+        assert os.fstat(store._log).st_nlink == 1
+        await store.close()
+    asyncio.run(scenario())
+
+
+def hold_write_lock(database, seconds: float) -> threading.Thread:
+    """Another process's writer, as SQLite sees it: holds the file's write lock for `seconds`."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(database, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        ready.set()
+        time.sleep(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    ready.wait()
+    return holder
+
+
+def test_sqlite_store_waits_for_a_held_write_lock_without_stalling_the_event_loop(sqlite_store, tmp_path):
+    async def scenario():
+        store = sqlite_store(30)
+        await store.enqueue("warm", [("key-0", "sealed")], None)
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        holder = hold_write_lock(tmp_path / "queue.db", 0.3)
+        started = time.monotonic()
+        stored = await store.enqueue("s1", [("key-1", "sealed")], "server-a")
+        waited = time.monotonic() - started
+        ticking.cancel()
+        holder.join()
+        await store.close()
+        return stored, waited, ticks
+    stored, waited, ticks = asyncio.run(scenario())
+    assert stored[0] == 1 and stored[1] is not None  # stored, and the lease taken with it
+    assert waited >= 0.25  # it did wait for the lock
+    assert ticks >= 50  # the loop kept serving others meanwhile (a blocked loop ticks about once)
+
+
+def test_sqlite_store_gives_up_on_a_write_lock_held_too_long(sqlite_store, tmp_path, monkeypatch):
+    monkeypatch.setattr(whatsapp_queue, "LOCK_WAIT_SECONDS", 0.2)
+
+    async def scenario():
+        store = sqlite_store(30)
+        await store.enqueue("warm", [("key-0", "sealed")], None)
+        holder = hold_write_lock(tmp_path / "queue.db", 1.0)
+        try:
+            with pytest.raises(QueueUnavailable, match="OperationalError"):
+                await store.enqueue("s1", [("key-1", "sealed")], None)
+        finally:
+            holder.join()
+        assert await store.enqueue("s1", [("key-1", "sealed")], None) == (1, None)  # once it is free
+        await store.close()
+    asyncio.run(scenario())
 
 async def run_servers(stores, puts, handle_delay=0.02, lease=5.0):
     """Several InboundQueues ("servers") sharing one store; `puts` are (server index, event)."""
