@@ -108,7 +108,6 @@ class Phase:
     pause: float
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    turns: int = 0
     reports: int = 0
     seconds: float = 0.0
     finished_at: list[float] = field(default_factory=list)  # time.monotonic() of each completed turn
@@ -116,6 +115,10 @@ class Phase:
     cpu_seconds: float = 0.0  # Rasa server(s) and action server, user + system
     generator_cpu_seconds: float = 0.0  # this process: the citizens and the Graph API stand-in
     memory: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def turns(self) -> int:
+        return len(self.finished_at)
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -219,7 +222,6 @@ class Citizens:
                     phase.latencies.append(latency)
                     phase.finished_at.append(time.monotonic())
                     phase.reports += DONE_MARKER in body
-                    phase.turns += 1
                 except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as error:
                     phase.errors.append(f"{type(error).__name__}: {error}")
                     break

@@ -415,6 +415,7 @@ class DatabaseStore:
     def _own_connection(self) -> sqlite3.Connection:
         self._forked()
         if self._connection is None:
+            self._close_log()  # the log may have been deleted with the last connection: opened anew
             connection = sqlite3.connect(self.sql.sqlite_file, isolation_level=None, check_same_thread=False)
             write_ahead_log(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -423,15 +424,16 @@ class DatabaseStore:
         return self._connection
 
     def _log_descriptor(self) -> int:
-        """The write-ahead log's file, opened once (SQLite keeps the file while this process's
-        connection is open; a log replaced meanwhile is opened again)."""
-        self._forked()
-        if self._log is not None and os.fstat(self._log).st_nlink == 0:
-            os.close(self._log)
-            self._log = None
+        """The write-ahead log's file, opened once per connection: SQLite deletes the file only
+        when the last connection closes, so it stays the same while this one is open."""
         if self._log is None:
             self._log = os.open(f"{self.sql.sqlite_file}-wal", os.O_RDONLY | os.O_CLOEXEC)
         return self._log
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
 
     async def _flushed(self) -> None:
         """Waits until what this process committed is on the disk (see the class docstring)."""
@@ -579,9 +581,8 @@ class DatabaseStore:
         if not self._forked():
             if self._connection is not None:
                 self._connection.close()
-            if self._log is not None:
-                os.close(self._log)
-        self._connection, self._log = None, None
+            self._close_log()
+        self._connection = None
 
 
 def holder_name() -> str:

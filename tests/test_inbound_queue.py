@@ -110,7 +110,6 @@ def test_sqlite_rows_hold_no_phone_number(sqlite_store, tmp_path):
     assert b"9855500011" not in (tmp_path / "queue.db").read_bytes()
 
 
-
 def test_sqlite_store_flushes_the_log_sqlite_writes_now_even_after_sqlite_replaced_it(sqlite_store, tmp_path):
     """Storing a message waits for the write-ahead log to reach the disk (fsync in a thread): the
     file flushed must be the log SQLite writes, also after the last connection closed and SQLite
@@ -192,6 +191,7 @@ def test_sqlite_store_gives_up_on_a_write_lock_held_too_long(sqlite_store, tmp_p
         assert await store.enqueue("s1", [("key-1", "sealed")], None) == (1, None)  # once it is free
         await store.close()
     asyncio.run(scenario())
+
 
 async def run_servers(stores, puts, handle_delay=0.02, lease=5.0):
     """Several InboundQueues ("servers") sharing one store; `puts` are (server index, event)."""
