@@ -33,12 +33,11 @@ from satark.language import language_clue
 from satark.offices import load_offices
 from satark.places import load_gazetteer
 from satark.reports import ReportDraft, StorageUnavailable, submit_report
-from satark.taxonomy import category_from_intent, get_category
+from satark.taxonomy import category_from_intent, category_guess, get_category
 from satark.text import match_key, shorten
 
 log = logging.getLogger(__name__)
 
-GUESS_MIN_CONFIDENCE = 0.25
 ACCOUNT_IN_SUMMARY = 200
 DETAILS_IN_SUMMARY = 300
 SKIP_WORDS = frozenset(map(match_key, (
@@ -80,15 +79,7 @@ def field_to_change(tracker: Tracker) -> str | None:
 
 def guess_category(tracker: Tracker) -> str | None:
     """The crime category NLU saw in the latest message, if it is confident enough."""
-    message = tracker.latest_message
-    top = category_from_intent((message.get("intent") or {}).get("name"))
-    if top:
-        return top.key
-    for ranked in message.get("intent_ranking") or []:
-        category = category_from_intent(ranked.get("name"))
-        if category and ranked.get("confidence", 0) >= GUESS_MIN_CONFIDENCE:
-            return category.key
-    return None
+    return category_guess(tracker.latest_message)
 
 
 def intent_confidence(tracker: Tracker) -> float:
@@ -189,6 +180,23 @@ def voice_note_description(tracker: Tracker, dispatcher: CollectingDispatcher, d
             "category_guess": None, "draft_id": tracker.get_slot("draft_id") or new_draft_id()}
 
 
+def caption_complaint(tracker: Tracker, dispatcher: CollectingDispatcher, domain: DomainDict) -> dict[str, Any]:
+    """A photo or video whose caption says what happened, before any complaint: the caption is the
+    complaint, understood like typed text (the connector reads it with the NLU model and sends the
+    category it sees as `caption_category`; place, district and language come from its words)."""
+    caption = entity(tracker, "caption")
+    if not caption or is_vague(caption, domain) or tracker.get_slot("description"):
+        return {}
+    text = clip(caption, dispatcher)
+    language = tracker.get_slot("language") or language_clue(text)
+    guess = get_category(entity(tracker, "caption_category"))
+    slots: dict[str, Any] = {"description": text, "category_guess": guess.key if guess else None,
+                             "draft_id": tracker.get_slot("draft_id") or new_draft_id()}
+    if language and not tracker.get_slot("language"):
+        slots["language"] = language
+    return {**slots, **said_in_message(tracker, text, draft_values(tracker), language)}
+
+
 class ValidateReportForm(KeepsExtractedSlots):
     def name(self) -> str:
         return "validate_report_form"
@@ -204,7 +212,9 @@ class ValidateReportForm(KeepsExtractedSlots):
             if requested == "evidence":
                 events.append(SlotSet("evidence", clip(caption, dispatcher, 1000) if caption else MEDIA_ATTACHED))
             elif requested in {"description", "language"}:
-                events += [SlotSet(k, v) for k, v in voice_note_description(tracker, dispatcher, domain).items()]
+                slots = (caption_complaint(tracker, dispatcher, domain)
+                         or voice_note_description(tracker, dispatcher, domain))
+                events += [SlotSet(slot, value) for slot, value in slots.items()]
             elif caption:
                 added = " ".join(filter(None, (tracker.get_slot("details"), caption)))
                 events.append(SlotSet("details", clip(added, dispatcher)))
@@ -481,12 +491,9 @@ class ActionAttachEvidence(Action):
 
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
         events = evidence_events(tracker, dispatcher)
-        slots = voice_note_description(tracker, dispatcher, domain)
         caption = entity(tracker, "caption")
-        if caption and not tracker.get_slot("description"):
-            slots.setdefault("description", clip(caption, dispatcher))
-            slots.setdefault("draft_id", tracker.get_slot("draft_id") or new_draft_id())
-        elif caption:
+        slots = caption_complaint(tracker, dispatcher, domain) or voice_note_description(tracker, dispatcher, domain)
+        if caption and not slots:
             slots["details"] = clip(" ".join(filter(None, (tracker.get_slot("details"), caption))), dispatcher)
         return events + [SlotSet(slot, value) for slot, value in slots.items()]
 

@@ -62,6 +62,7 @@ from satark.deployment import get_deployment_settings
 from satark.logs import configure_logging
 from satark.secret_policy import secret_problem
 from satark.settings import get_settings
+from satark.taxonomy import category_guess
 
 log = logging.getLogger(__name__)
 # Rasa has configured its logging by the time it loads this channel: redact and quiet it from here on,
@@ -203,6 +204,8 @@ class WhatsAppRuntime:
                                           prefix=f"{settings.redis_key_prefix}:rate:")
         # Set by the server once Rasa's agent is loaded: did a turn for this message id happen?
         self.turn_recorded: Callable[[str, str], Awaitable[bool]] | None = None
+        # ... and which crime category does the NLU model see in a text (a caption)?
+        self.category_in: Callable[[str], Awaitable[str | None]] | None = None
         self._notices: set[asyncio.Task] = set()
 
     async def accept(self, events: list[Inbound]) -> None:
@@ -300,6 +303,9 @@ class WhatsAppRuntime:
         entities = {"evidence_id": evidence_id, "evidence_kind": "voice" if incoming.voice else event.kind}
         if incoming.caption and incoming.caption.strip():
             entities["caption"] = incoming.caption.strip()
+            category = await self.category_in(entities["caption"]) if self.category_in else None
+            if category:  # the caption may be the complaint itself: the dialogue can guess its category
+                entities["caption_category"] = category
         transcript = await media.transcript_of(evidence_id) if self.transcriber and event.kind == "audio" else None
         if transcript:
             # Speech-to-text is configured: what was said is understood like typed text, before
@@ -317,6 +323,19 @@ async def _turn_recorded(app: Any, sender_id: str, message_key: str) -> bool:
     tracker = await agent.tracker_store.retrieve(sender_id)
     return tracker is not None and any(
         isinstance(event, UserUttered) and event.message_id == message_key for event in tracker.events)
+
+
+async def _category_in(app: Any, text: str) -> str | None:
+    """The crime category Rasa's NLU model sees in `text` (None while no model is loaded, or when
+    reading fails: the file is still taken, the citizen is then asked for the category)."""
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or not agent.is_ready():
+        return None
+    try:
+        return category_guess(await agent.parse_message(neutralise(text)))
+    except Exception as error:  # a guess is optional: the file must not be lost over it
+        log.error("reading a caption failed (%s)", type(error).__name__)
+        return None
 
 
 async def _probe(name: str, check: Callable[[], Awaitable[Any]]) -> tuple[str, str]:
@@ -448,6 +467,7 @@ class WhatsAppInput(InputChannel):
         @webhook.listener("after_server_start")
         async def start(app: Any, _: Any) -> None:
             runtime.turn_recorded = partial(_turn_recorded, app)
+            runtime.category_in = partial(_category_in, app)
             runtime.queue.start()
 
         @webhook.listener("before_server_stop")

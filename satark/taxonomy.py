@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,6 +13,7 @@ from satark.settings import get_settings
 
 LANGUAGES = ("hi", "en")
 INTENT_PREFIX = "report_"
+GUESS_MIN_CONFIDENCE = 0.25  # a category ranked below the top intent is still offered as a guess from here
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,18 @@ def category_from_intent(intent: str | None) -> Category | None:
     if not intent or not intent.startswith(INTENT_PREFIX):
         return None
     return get_category(intent[len(INTENT_PREFIX):])
+
+
+def category_guess(reading: dict[str, Any]) -> str | None:
+    """The crime category an NLU reading (`intent`, `intent_ranking`) sees, if it is confident enough."""
+    top = category_from_intent((reading.get("intent") or {}).get("name"))
+    if top:
+        return top.key
+    for ranked in reading.get("intent_ranking") or []:
+        category = category_from_intent(ranked.get("name"))
+        if category and ranked.get("confidence", 0) >= GUESS_MIN_CONFIDENCE:
+            return category.key
+    return None
 
 
 STATUS_LABELS = {

@@ -400,6 +400,47 @@ def test_a_voice_note_as_the_complaint_is_kept_and_the_menu_follows():
     assert slots["category_guess"] is None and len(slots["draft_id"]) == 32
 
 
+def captioned_photo(slots: dict, caption: str, category: str | None = None) -> Tracker:
+    found = [{"entity": "evidence_id", "value": "p1"}, {"entity": "evidence_kind", "value": "image"},
+             {"entity": "caption", "value": caption}]
+    found += [{"entity": "caption_category", "value": category}] if category else []
+    return make_tracker(slots, intent="share_evidence", text="/share_evidence", entities=found)
+
+
+def test_a_captioned_photo_before_any_complaint_is_the_complaint():
+    caption = "Zamania mein school ke peeche roz raat ko kachchi sharab bikti hai"
+    messages, events = run(ActionAttachEvidence(), captioned_photo({}, caption, "illegal_liquor"))
+    slots = slots_of(events)
+    assert slots["description"] == caption and slots["category_guess"] == "illegal_liquor"
+    assert slots["language"] == "hi" and slots["evidence_ids"] == ["p1"] and len(slots["draft_id"]) == 32
+    assert slots["district"] == "GZP"  # Zamania is a police station of Ghazipur
+    assert "details" not in slots and responses(messages) == ["utter_evidence_received"]
+
+
+def test_a_captioned_photo_at_the_description_question_answers_it():
+    tracker = captioned_photo({"requested_slot": "description", "language": "en"},
+                              "They sell ganja to students near the bus stand", "drugs")
+    _, events = run(ValidateReportForm(), tracker)
+    slots = slots_of(events)
+    assert slots["description"] == "They sell ganja to students near the bus stand"
+    assert slots["category_guess"] == "drugs" and "language" not in slots
+
+
+@pytest.mark.parametrize("caption", ["👍", "ok", "?"])
+def test_a_caption_that_says_nothing_is_not_taken_as_the_complaint(caption):
+    _, events = run(ValidateReportForm(), captioned_photo({"requested_slot": "description", "language": "en"},
+                                                          caption))
+    assert "description" not in slots_of(events) and slots_of(events)["evidence_ids"] == ["p1"]
+
+
+def test_a_caption_after_the_complaint_joins_the_details():
+    tracker = captioned_photo({"description": "Gambling at the ghat", "details": "Evenings."}, "the red tent",
+                              "gambling")
+    _, events = run(ActionAttachEvidence(), tracker)
+    slots = slots_of(events)
+    assert slots["details"] == "Evenings. the red tent" and "description" not in slots
+
+
 def test_the_summary_shows_the_citizens_own_words_shortened():
     description = "हमारे गाँव में " + "रोज़ कच्ची शराब बिकती है " * 20
     messages, _ = run(ActionShowSummary(), make_tracker({**FILLED, "description": description, "language": "hi"}))

@@ -165,6 +165,28 @@ def test_cancel_asks_first_and_a_kept_draft_is_sent_once(stack):
     assert chat.slots()["description"] is None and chat.slots()["stage"] == "idle"
 
 
+def test_nothing_to_change_at_the_summary_offers_to_send_it(stack):
+    """"कुछ नहीं" (nothing) answering "भेज दें?" reads as no: the change menu comes, and it lets the
+    citizen send the report unchanged instead of forcing a field or a cancel."""
+    stack, database_url = stack
+    chat = Chat(stack.services["rasa"].url, stack.api_token)
+    chat.say("/language_hindi")
+    names = chat.say("हमारे गाँव में हर रात अवैध शराब बेची जाती है")
+    assert asked(names) == "utter_category_guess"
+    names = chat.say("/affirm")
+    for _ in range(10):
+        if asked(names) == "utter_summary":
+            break
+        assert asked(names), (names, chat.text)
+        names = chat.say({"utter_ask_district": "गाज़ीपुर", "utter_ask_place": "ज़मानिया रेलवे फाटक",
+                          "utter_ask_incident_time": "हर रात", "utter_ask_details": "दो आदमी सफ़ेद गाड़ी से आते हैं",
+                          "utter_ask_evidence": "छोड़ें"}[asked(names)])
+    assert chat.say("कुछ नहीं") == ["utter_ask_change_field"]
+    assert "/affirm" in chat.payloads() and "कुछ नहीं, भेजें" in str(chat.last[0]["data"]["buttons"])
+    public_number, _ = finish(chat, chat.say("/affirm"), {})
+    assert stored_report(database_url, public_number).language == "hi"
+
+
 def test_hindi_greeting_infers_the_language_and_an_urgent_report_is_marked(stack):
     stack, database_url = stack
     chat = Chat(stack.services["rasa"].url, stack.api_token)

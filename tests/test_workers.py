@@ -11,6 +11,7 @@ import requests
 
 from bench.load import cpu_seconds
 from sandbox import payloads
+from tests.support import media_fixtures
 from tests.support.servers import Stack, children
 from tests.test_scale_out import APP_SECRET, ENDPOINTS, PHONE_NUMBER_ID, replies_to, sandbox_credentials
 
@@ -62,3 +63,25 @@ def test_both_workers_serve_when_every_webhook_comes_on_one_connection(server):
         assert "Cattle smuggling" in replies[-1]
     used = [cpu_seconds(pid) - before[pid] for pid in workers]
     assert min(used) > 0.25 * sum(used), used  # without the doorbell: one worker did it all
+
+
+def test_a_captioned_photo_as_the_first_message_is_the_complaint(server):
+    """The caption says what happened: the conversation goes on in its language and offers the
+    category the NLU model sees in it, instead of asking for a language and showing the menu."""
+    phone = "919710000099"
+    upload = requests.post(server.services["sandbox"].url + "/_sandbox/media", data=media_fixtures.photo("JPEG"),
+                           params={"mime_type": "image/jpeg"}, timeout=10).json()
+    body = payloads.encode(payloads.user_messages(PHONE_NUMBER_ID, phone, "Citizen", [payloads.media(
+        "image", upload["id"], "image/jpeg", upload["sha256"],
+        caption="Illegal liquor is sold every night from a shed behind the school in Zamania")]))
+    response = requests.post(server.services["rasa"].url + "/webhooks/whatsapp/webhook", data=body, timeout=30,
+                             headers={"Content-Type": "application/json",
+                                      "X-Hub-Signature-256": payloads.sign(body, APP_SECRET)})
+    assert response.status_code == 200
+    deadline = time.monotonic() + 60
+    while not any("Is that right?" in reply for reply in replies_to(server, phone)):
+        assert time.monotonic() < deadline, replies_to(server, phone)
+        time.sleep(0.3)
+    replies = replies_to(server, phone)
+    assert "I understood this as *Illegal liquor*" in replies[-1], replies
+    assert not any("Choose your language" in reply or "choose a category" in reply for reply in replies), replies
