@@ -215,7 +215,7 @@ class ValidateReportForm(KeepsExtractedSlots):
                 slots = (caption_complaint(tracker, dispatcher, domain)
                          or voice_note_description(tracker, dispatcher, domain))
                 events += [SlotSet(slot, value) for slot, value in slots.items()]
-            elif caption:
+            elif caption and requested:  # (none asked yet: the form starts after action_attach_evidence took it)
                 added = " ".join(filter(None, (tracker.get_slot("details"), caption)))
                 events.append(SlotSet("details", clip(added, dispatcher)))
         elif intent in SMALL_TALK:
@@ -249,7 +249,8 @@ class ValidateReportForm(KeepsExtractedSlots):
 
     async def extract_incident_time(self, dispatcher, tracker, domain) -> dict[str, Any]:
         """A time expression answers the "when" question whatever intent NLU saw ("abhi" is short)."""
-        if tracker.get_slot("requested_slot") == "incident_time" and entities(tracker, "incident_time"):
+        if (tracker.get_slot("requested_slot") == "incident_time" and entities(tracker, "incident_time")
+                and latest_intent(tracker) != "share_evidence"):  # a caption's time words join the details
             return {"incident_time": latest_text(tracker)}
         return {}
 

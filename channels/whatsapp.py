@@ -75,6 +75,8 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY_BYTES = 1024 * 1024  # Meta's webhook payloads are far smaller
 
 ANSWERED_KINDS = ("text", "button", "location")  # the dialogue always answers these
+# What the NLU model finds in a caption and the dialogue takes from a typed complaint too.
+CAPTION_ENTITIES = ("village", "incident_time", "urgency")
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,8 @@ class WhatsAppRuntime:
                                           prefix=f"{settings.redis_key_prefix}:rate:")
         # Set by the server once Rasa's agent is loaded: did a turn for this message id happen?
         self.turn_recorded: Callable[[str, str], Awaitable[bool]] | None = None
-        # ... and which crime category does the NLU model see in a text (a caption)?
-        self.category_in: Callable[[str], Awaitable[str | None]] | None = None
+        # ... and what does the NLU model read in a text (a caption)?
+        self.understand: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
         self._notices: set[asyncio.Task] = set()
 
     async def accept(self, events: list[Inbound]) -> None:
@@ -303,15 +305,32 @@ class WhatsAppRuntime:
         entities = {"evidence_id": evidence_id, "evidence_kind": "voice" if incoming.voice else event.kind}
         if incoming.caption and incoming.caption.strip():
             entities["caption"] = incoming.caption.strip()
-            category = await self.category_in(entities["caption"]) if self.category_in else None
-            if category:  # the caption may be the complaint itself: the dialogue can guess its category
-                entities["caption_category"] = category
+            entities.update(await self._read_caption(entities["caption"]))
         transcript = await media.transcript_of(evidence_id) if self.transcriber and event.kind == "audio" else None
         if transcript:
             # Speech-to-text is configured: what was said is understood like typed text, before
             # the recording joins the report it describes.
             await self._forward(event, neutralise(transcript), output, part=":transcript")
         await self._forward(event, intent_message("share_evidence", entities), output)
+
+
+    async def _read_caption(self, caption: str) -> dict[str, Any]:
+        """The caption may be the complaint itself: the crime category the NLU model sees in it
+        (`caption_category`) and the village, time and urgency words it finds, which the dialogue
+        takes from a typed complaint too."""
+        reading = await self.understand(caption) if self.understand else None
+        if not reading:
+            return {}
+        found: dict[str, Any] = {}
+        category = category_guess(reading)
+        if category:
+            found["caption_category"] = category
+        for name in CAPTION_ENTITIES:
+            values = [item["value"] for item in reading.get("entities") or []
+                      if item.get("entity") == name and isinstance(item.get("value"), str)]
+            if values:
+                found[name] = values
+        return found
 
 
 async def _turn_recorded(app: Any, sender_id: str, message_key: str) -> bool:
@@ -325,15 +344,15 @@ async def _turn_recorded(app: Any, sender_id: str, message_key: str) -> bool:
         isinstance(event, UserUttered) and event.message_id == message_key for event in tracker.events)
 
 
-async def _category_in(app: Any, text: str) -> str | None:
-    """The crime category Rasa's NLU model sees in `text` (None while no model is loaded, or when
-    reading fails: the file is still taken, the citizen is then asked for the category)."""
+async def _understand(app: Any, text: str) -> dict[str, Any] | None:
+    """Rasa's NLU reading of `text` (None while no model is loaded, or when reading fails: the file
+    is still taken, and the citizen is asked what the caption would have told)."""
     agent = getattr(app.ctx, "agent", None)
     if agent is None or not agent.is_ready():
         return None
     try:
-        return category_guess(await agent.parse_message(neutralise(text)))
-    except Exception as error:  # a guess is optional: the file must not be lost over it
+        return await agent.parse_message(neutralise(text))
+    except Exception as error:  # a reading is optional: the file must not be lost over it
         log.error("reading a caption failed (%s)", type(error).__name__)
         return None
 
@@ -467,7 +486,7 @@ class WhatsAppInput(InputChannel):
         @webhook.listener("after_server_start")
         async def start(app: Any, _: Any) -> None:
             runtime.turn_recorded = partial(_turn_recorded, app)
-            runtime.category_in = partial(_category_in, app)
+            runtime.understand = partial(_understand, app)
             runtime.queue.start()
 
         @webhook.listener("before_server_stop")

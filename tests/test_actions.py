@@ -426,6 +426,22 @@ def test_a_captioned_photo_at_the_description_question_answers_it():
     assert slots["category_guess"] == "drugs" and "language" not in slots
 
 
+def test_the_form_starting_after_a_captioned_photo_does_not_copy_the_caption_into_the_details():
+    caption = "Cows are loaded into a truck at the pond every night"
+    tracker = captioned_photo({"description": caption, "evidence_ids": ["p1"]}, caption, "cattle_smuggling")
+    _, events = run(ValidateReportForm(), tracker)
+    assert "details" not in slots_of(events) and "evidence_ids" not in slots_of(events)
+
+
+def test_time_words_in_a_caption_at_the_time_question_are_not_the_answer():
+    """The answer would be the connector's `/share_evidence{...}` text; the caption joins the details."""
+    tracker = captioned_photo({"requested_slot": "incident_time", "description": "Gambling at the ghat"},
+                              "the tent, every evening")
+    tracker.latest_message["entities"].append({"entity": "incident_time", "value": "every evening"})
+    _, events = run(ValidateReportForm(), tracker)
+    assert "incident_time" not in slots_of(events) and slots_of(events)["details"] == "the tent, every evening"
+
+
 @pytest.mark.parametrize("caption", ["👍", "ok", "?"])
 def test_a_caption_that_says_nothing_is_not_taken_as_the_complaint(caption):
     _, events = run(ValidateReportForm(), captioned_photo({"requested_slot": "description", "language": "en"},
