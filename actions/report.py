@@ -43,6 +43,7 @@ DETAILS_IN_SUMMARY = 300
 SKIP_WORDS = frozenset(map(match_key, (
     "skip", "no", "none", "nothing", "nahi", "nahin", "nhi", "na", "kuch nahi", "koi nahi", "chhodo",
     "नहीं", "नही", "कुछ नहीं", "कोई नहीं", "छोड़ें", "छोड़ो", "skip karo", "no evidence", "सबूत नहीं है",
+    "that's all", "thats all", "bas itna", "बस इतना", "बस",  # the answer the button offers once files came
 )))
 # Answers that carry no information about a place, a time or what happened.
 NO_INFORMATION = SKIP_WORDS | frozenset(map(match_key, (
@@ -394,6 +395,21 @@ class ActionAskDescription(Action):
     def run(self, dispatcher, tracker, domain) -> list[EventType]:
         if not asked_before_these_files(tracker, {"utter_ask_description"}):
             dispatcher.utter_message(response="utter_ask_description")
+        return []
+
+
+class ActionAskEvidence(Action):
+    """Evidence, or more of it: a citizen who already sent files is told they are in the report."""
+
+    def name(self) -> str:
+        return "action_ask_evidence"
+
+    def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        files = len(tracker.get_slot("evidence_ids") or [])
+        if files:
+            dispatcher.utter_message(response="utter_ask_more_evidence", count=files)
+        else:
+            dispatcher.utter_message(response="utter_ask_evidence")
         return []
 
 

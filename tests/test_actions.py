@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from actions.report import (
     ActionAskDescription,
     ActionAskDistrict,
+    ActionAskEvidence,
     ActionAskLanguage,
     ActionAttachEvidence,
     ActionCancelReport,
@@ -556,6 +557,18 @@ def album_tracker(question: str, photos: int, slots: dict | None = None) -> Trac
         *[event for _ in range(photos - 1) for event in (photo, received)],
         photo]
     return tracker
+
+
+def test_the_evidence_question_says_that_files_already_sent_are_in_the_report():
+    messages, _ = run(ActionAskEvidence(), make_tracker({"language": "hi", "evidence_ids": ["p1", "p2"]}))
+    assert responses(messages) == ["utter_ask_more_evidence"] and messages[0]["count"] == 2
+    assert responses(run(ActionAskEvidence(), make_tracker({"language": "hi"}))[0]) == ["utter_ask_evidence"]
+
+
+@pytest.mark.parametrize("answer", ["बस इतना", "That's all", "skip"])
+def test_that_is_all_ends_the_evidence_question(answer):
+    tracker = make_tracker({"requested_slot": "evidence", "evidence_ids": ["p1"]}, intent="out_of_scope", text=answer)
+    assert slots_of(run(ValidateReportForm(), tracker)[1])["evidence"] == "none"
 
 
 @pytest.mark.parametrize(("action", "question"), [

@@ -98,3 +98,7 @@ def test_a_captioned_photo_as_the_first_message_is_the_complaint(server):
     webhook(server, phone, payloads.button_reply(yes["id"], yes["title"]))
     # District (Saidpur is a police station of Ghazipur), village and time came with the caption.
     assert wait_replies(server, phone, len(replies))[-1].startswith("और जानकारी दीजिए"), replies_to(server, phone)
+    before = len(replies_to(server, phone))
+    webhook(server, phone, payloads.text("दो आदमी सफ़ेद गाड़ी से आते हैं"))
+    # The photo is not asked for again as if it had been lost.
+    assert wait_replies(server, phone, before)[-1].startswith("आपकी भेजी फ़ाइलें (1) रिपोर्ट में जुड़ चुकी हैं")
