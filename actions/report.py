@@ -184,7 +184,8 @@ def voice_note_description(tracker: Tracker, dispatcher: CollectingDispatcher, d
 def caption_complaint(tracker: Tracker, dispatcher: CollectingDispatcher, domain: DomainDict) -> dict[str, Any]:
     """A photo or video whose caption says what happened, before any complaint: the caption is the
     complaint, understood like typed text (the connector reads it with the NLU model and sends the
-    category it sees as `caption_category`; place, district and language come from its words)."""
+    category it sees as `caption_category`, and its village, time and urgency entities; district and
+    language come from its words)."""
     caption = entity(tracker, "caption")
     if not caption or is_vague(caption, domain) or tracker.get_slot("description"):
         return {}

@@ -313,7 +313,6 @@ class WhatsAppRuntime:
             await self._forward(event, neutralise(transcript), output, part=":transcript")
         await self._forward(event, intent_message("share_evidence", entities), output)
 
-
     async def _read_caption(self, caption: str) -> dict[str, Any]:
         """The caption may be the complaint itself: the crime category the NLU model sees in it
         (`caption_category`) and the village, time and urgency words it finds, which the dialogue
