@@ -181,6 +181,11 @@ def voice_note_description(tracker: Tracker, dispatcher: CollectingDispatcher, d
             "category_guess": None, "draft_id": tracker.get_slot("draft_id") or new_draft_id()}
 
 
+def with_details(tracker: Tracker, text: str, dispatcher: CollectingDispatcher) -> str:
+    """The draft's details with `text` added (a caption, a detail remembered at the summary)."""
+    return clip(" ".join(filter(None, (tracker.get_slot("details"), text))), dispatcher)
+
+
 def caption_complaint(tracker: Tracker, dispatcher: CollectingDispatcher, domain: DomainDict) -> dict[str, Any]:
     """A photo or video whose caption says what happened, before any complaint: the caption is the
     complaint, understood like typed text (the connector reads it with the NLU model and sends the
@@ -218,8 +223,7 @@ class ValidateReportForm(KeepsExtractedSlots):
                          or voice_note_description(tracker, dispatcher, domain))
                 events += [SlotSet(slot, value) for slot, value in slots.items()]
             elif caption and requested:  # (none asked yet: the form starts after action_attach_evidence took it)
-                added = " ".join(filter(None, (tracker.get_slot("details"), caption)))
-                events.append(SlotSet("details", clip(added, dispatcher)))
+                events.append(SlotSet("details", with_details(tracker, caption, dispatcher)))
         elif intent in SMALL_TALK:
             requested = tracker.get_slot("requested_slot")
             if requested in FREE_TEXT_ANSWERS and intent_confidence(tracker) < SMALL_TALK_MIN_CONFIDENCE:
@@ -487,7 +491,7 @@ class ActionCaptureComplaint(Action):
         text = latest_text(tracker)
         if tracker.get_slot("stage") == "summary":
             # More words at the summary (a detail remembered late) join the draft.
-            added = clip(" ".join(filter(None, (tracker.get_slot("details"), text))), dispatcher)
+            added = with_details(tracker, text, dispatcher)
             dispatcher.utter_message(response="utter_added_to_draft")
             return [SlotSet("details", added)]
         events = reset_draft() + [SlotSet("draft_id", new_draft_id())]
@@ -512,7 +516,7 @@ class ActionAttachEvidence(Action):
         caption = entity(tracker, "caption")
         slots = caption_complaint(tracker, dispatcher, domain) or voice_note_description(tracker, dispatcher, domain)
         if caption and not slots:
-            slots["details"] = clip(" ".join(filter(None, (tracker.get_slot("details"), caption))), dispatcher)
+            slots["details"] = with_details(tracker, caption, dispatcher)
         return events + [SlotSet(slot, value) for slot, value in slots.items()]
 
 

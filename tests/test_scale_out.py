@@ -90,7 +90,12 @@ def replies_to(stack: Stack, phone: str) -> list[str]:
 
 
 def post(stack: Stack, server: str, phone: str, text: str) -> None:
-    body = payloads.encode(payloads.user_messages(PHONE_NUMBER_ID, phone, "Citizen", [payloads.text(text)]))
+    post_message(stack, server, phone, payloads.text(text))
+
+
+def post_message(stack: Stack, server: str, phone: str, message: dict) -> None:
+    """One signed webhook carrying `message` (a text, a tap, a file) from `phone`."""
+    body = payloads.encode(payloads.user_messages(PHONE_NUMBER_ID, phone, "Citizen", [message]))
     response = requests.post(stack.services[server].url + "/webhooks/whatsapp/webhook", data=body, timeout=30,
                              headers={"Content-Type": "application/json",
                                       "X-Hub-Signature-256": payloads.sign(body, APP_SECRET)})

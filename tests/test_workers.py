@@ -17,6 +17,8 @@ from tests.test_scale_out import (
     APP_SECRET,
     ENDPOINTS,
     PHONE_NUMBER_ID,
+    post,
+    post_message,
     replies_to,
     sandbox_credentials,
     wait_replies,
@@ -72,14 +74,6 @@ def test_both_workers_serve_when_every_webhook_comes_on_one_connection(server):
     assert min(used) > 0.25 * sum(used), used  # without the doorbell: one worker did it all
 
 
-def webhook(stack: Stack, phone: str, message: dict) -> None:
-    body = payloads.encode(payloads.user_messages(PHONE_NUMBER_ID, phone, "Citizen", [message]))
-    response = requests.post(stack.services["rasa"].url + "/webhooks/whatsapp/webhook", data=body, timeout=30,
-                             headers={"Content-Type": "application/json",
-                                      "X-Hub-Signature-256": payloads.sign(body, APP_SECRET)})
-    assert response.status_code == 200
-
-
 def test_a_captioned_photo_as_the_first_message_is_the_complaint(server):
     """The caption says what happened, where and when: the conversation goes on in its language,
     offers the category the NLU model sees in it and asks only for what the caption did not say,
@@ -87,18 +81,19 @@ def test_a_captioned_photo_as_the_first_message_is_the_complaint(server):
     phone = "919710000099"
     upload = requests.post(server.services["sandbox"].url + "/_sandbox/media", data=media_fixtures.photo("JPEG"),
                            params={"mime_type": "image/jpeg"}, timeout=10).json()
-    webhook(server, phone, payloads.media("image", upload["id"], "image/jpeg", upload["sha256"],
-                                          caption="सैदपुर थाने के रामपुर गाँव में हर रात कच्ची शराब बिकती है"))
+    photo = payloads.media("image", upload["id"], "image/jpeg", upload["sha256"],
+                           caption="सैदपुर थाने के रामपुर गाँव में हर रात कच्ची शराब बिकती है")
+    post_message(server, "rasa", phone, photo)
     replies = wait_replies(server, phone, 0)
     assert "मैं समझा कि यह *अवैध शराब* से जुड़ी सूचना है" in replies[-1], replies
     assert not any("Choose your language" in reply or "श्रेणी चुनें:" in reply for reply in replies), replies
     recorded = requests.get(server.services["sandbox"].url + "/_sandbox/requests", timeout=10).json()
     [*_, offer] = [entry["json"] for entry in recorded if (entry.get("json") or {}).get("to") == phone]
     yes = offer["interactive"]["action"]["buttons"][0]["reply"]
-    webhook(server, phone, payloads.button_reply(yes["id"], yes["title"]))
+    post_message(server, "rasa", phone, payloads.button_reply(yes["id"], yes["title"]))
     # District (Saidpur is a police station of Ghazipur), village and time came with the caption.
     assert wait_replies(server, phone, len(replies))[-1].startswith("और जानकारी दीजिए"), replies_to(server, phone)
     before = len(replies_to(server, phone))
-    webhook(server, phone, payloads.text("दो आदमी सफ़ेद गाड़ी से आते हैं"))
+    post(server, "rasa", phone, "दो आदमी सफ़ेद गाड़ी से आते हैं")
     # The photo is not asked for again as if it had been lost.
     assert wait_replies(server, phone, before)[-1].startswith("आपकी भेजी फ़ाइलें (1) रिपोर्ट में जुड़ चुकी हैं")
